@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn unaligned_f32_converts_by_copy() {
-        let mut buf = vec![0u8; 9];
+        let mut buf = [0u8; 9];
         buf[1..5].copy_from_slice(&3.25f32.to_le_bytes());
         buf[5..9].copy_from_slice(&(-1.0f32).to_le_bytes());
         let shape = [2usize];
