@@ -4,6 +4,8 @@ use core::fmt;
 
 use crate::config::ConfigError;
 use crate::safetensors::SafetensorsError;
+use crate::safetensors::index::IndexError;
+use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +15,10 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// A `model.safetensors.index.json` is malformed.
+    Index(IndexError),
+    /// A checkpoint's tensors do not match its configuration.
+    Weights(WeightsError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +26,8 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Index(e) => write!(f, "safetensors index: {e}"),
+            Error::Weights(e) => write!(f, "weights: {e}"),
         }
     }
 }
@@ -35,5 +43,17 @@ impl From<ConfigError> for Error {
 impl From<SafetensorsError> for Error {
     fn from(e: SafetensorsError) -> Self {
         Error::Safetensors(e)
+    }
+}
+
+impl From<IndexError> for Error {
+    fn from(e: IndexError) -> Self {
+        Error::Index(e)
+    }
+}
+
+impl From<WeightsError> for Error {
+    fn from(e: WeightsError) -> Self {
+        Error::Weights(e)
     }
 }

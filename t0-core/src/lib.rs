@@ -18,8 +18,12 @@ extern crate alloc;
 
 pub mod config;
 pub mod error;
+#[cfg(feature = "std")]
+pub mod loader;
+pub mod random;
 pub mod safetensors;
 pub mod tensor;
+pub mod weights;
 
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;

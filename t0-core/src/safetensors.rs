@@ -14,6 +14,8 @@ use core::fmt;
 
 use crate::tensor::{DType, TensorSource, TensorView};
 
+pub mod index;
+
 /// Largest accepted JSON header (the reference implementation's cap).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
@@ -219,7 +221,7 @@ struct RawInfo {
 }
 
 /// Collects a JSON object's entries in order, keeping duplicates so they can be reported.
-struct Entries(Vec<(String, serde_json::Value)>);
+pub(crate) struct Entries(pub(crate) Vec<(String, serde_json::Value)>);
 
 impl<'de> serde::Deserialize<'de> for Entries {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -406,8 +408,62 @@ impl TensorSource for SafeTensors<'_> {
     }
 }
 
+/// Builds the start of a safetensors file: the 8-byte length, then the JSON header padded
+/// with spaces to a multiple of 8 bytes (as the reference writer does), for tensors laid
+/// out back to back in the order given. Each entry: name, dtype, shape.
+///
+/// Returns the bytes and the data section's total length. Fails with
+/// [`SafetensorsError::ShapeOverflow`] when a tensor's or the total byte size overflows.
+pub fn header_bytes(
+    entries: &[(&str, DType, &[usize])],
+    metadata: Option<&BTreeMap<String, String>>,
+) -> Result<(Vec<u8>, u64), SafetensorsError> {
+    let mut json = String::from("{");
+    if let Some(m) = metadata {
+        json.push_str("\"__metadata__\":");
+        json.push_str(&serde_json::to_string(m).unwrap_or_else(|_| "{}".into()));
+        if !entries.is_empty() {
+            json.push(',');
+        }
+    }
+    let mut off = 0u64;
+    for (i, (name, dtype, shape)) in entries.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        let overflow = || SafetensorsError::ShapeOverflow {
+            tensor: name.to_string(),
+        };
+        let bytes = shape
+            .iter()
+            .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
+            .ok_or_else(overflow)?;
+        let end = off.checked_add(bytes).ok_or_else(overflow)?;
+        let quoted = serde_json::to_string(name).unwrap_or_default();
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        json.push_str(&alloc::format!(
+            "{quoted}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{off},{end}]}}",
+            dtype.as_str(),
+            dims.join(","),
+        ));
+        off = end;
+    }
+    json.push('}');
+    while (8 + json.len()) % 8 != 0 {
+        json.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(json.as_bytes());
+    Ok((out, off))
+}
+
 /// Serialises tensors to safetensors bytes (tensors written in name order, 8-byte aligned
 /// header as the reference writer does). Each entry: name, dtype, shape, little-endian bytes.
+///
+/// The caller guarantees each entry's `data` holds exactly `numel × dtype size` bytes; the
+/// header describes `data.len()` bytes per tensor, so a wrong length yields a file that
+/// [`SafeTensors::parse`] rejects.
 pub fn serialize(
     tensors: &[(&str, DType, &[usize], &[u8])],
     metadata: Option<&BTreeMap<String, String>>,
@@ -418,7 +474,9 @@ pub fn serialize(
     if let Some(m) = metadata {
         json.push_str("\"__metadata__\":");
         json.push_str(&serde_json::to_string(m).unwrap_or_else(|_| "{}".into()));
-        json.push(',');
+        if !sorted.is_empty() {
+            json.push(',');
+        }
     }
     let mut off = 0usize;
     for (i, (name, dtype, shape, data)) in sorted.iter().enumerate() {
