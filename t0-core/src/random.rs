@@ -144,7 +144,9 @@ pub fn random_checkpoint(cfg: &T5Config, seed: u64, dtype: DType) -> Vec<u8> {
 }
 
 #[cfg(feature = "std")]
-pub use self::write::{write_random_checkpoint, write_random_checkpoint_sharded};
+pub use self::write::{
+    write_random_checkpoint, write_random_checkpoint_sharded, write_sparse_checkpoint,
+};
 
 #[cfg(feature = "std")]
 mod write {
@@ -208,6 +210,26 @@ mod write {
     ) -> Result<(), LoadError> {
         write_config(dir, cfg)?;
         write_file(&dir.join(SINGLE_FILE), &expected_tensors(cfg), seed, dtype)
+    }
+
+    /// Writes `config.json` and a `model.safetensors` whose tensors are all zero, as a
+    /// sparse file: a valid header followed by a hole, so a 44 GB T0pp-shaped checkpoint
+    /// costs a few kilobytes of disk and no time to write. For open-cost tests and
+    /// benchmarks (the file system must support sparse files). Returns the file's length.
+    pub fn write_sparse_checkpoint(
+        dir: &Path,
+        cfg: &T5Config,
+        dtype: DType,
+    ) -> Result<u64, LoadError> {
+        write_config(dir, cfg)?;
+        let path = dir.join(SINGLE_FILE);
+        let io = |e| LoadError::io(&path, e);
+        let (header, data_len) = header_for(&expected_tensors(cfg), dtype);
+        let mut f = File::create(&path).map_err(io)?;
+        f.write_all(&header).map_err(io)?;
+        let len = header.len() as u64 + data_len;
+        f.set_len(len).map_err(io)?;
+        Ok(len)
     }
 
     /// Like [`write_random_checkpoint`] but split into shards of at most
