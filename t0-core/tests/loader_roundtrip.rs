@@ -341,7 +341,10 @@ fn python_written_seed_files_parse() {
         let f = Checkpoint::open_file(&p).unwrap();
         if p.ends_with("mixed.safetensors") {
             let q = f.tensor("q").unwrap();
-            assert_eq!((q.dtype, q.shape, q.data), (DType::I8, &[3, 2][..], &[0, 1, 2, 3, 4, 5][..]));
+            assert_eq!(
+                (q.dtype, q.shape, q.data),
+                (DType::I8, &[3, 2][..], &[0, 1, 2, 3, 4, 5][..])
+            );
             assert_eq!(f.tensor("scalar").unwrap().to_f32_vec().unwrap(), vec![1.5]);
             assert_eq!(f.tensor("zero_size").unwrap().shape, &[0, 4]);
             assert_eq!(f.header().metadata["format"], "pt");
