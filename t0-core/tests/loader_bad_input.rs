@@ -126,6 +126,23 @@ fn header_not_json_not_utf8_or_wrong_shape() {
             "{entry}"
         );
     }
+    let dims = vec!["1"; 1025].join(",");
+    let e = st_err(
+        &st_file(
+            &format!(r#"{{"x":{{"dtype":"U8","shape":[{dims}],"data_offsets":[0,1]}}}}"#),
+            &[0],
+        ),
+        Some("x"),
+    );
+    assert!(
+        matches!(e, SE::InvalidHeader(ref m) if m.contains("1024 dimensions")),
+        "{e:?}"
+    );
+    let e = st_err(&st_file("{} {}", &[]), None);
+    assert!(
+        matches!(e, SE::InvalidHeader(ref m) if m.contains("trailing")),
+        "{e:?}"
+    );
     let e = st_err(&st_file(r#"{"__metadata__":{"a":1}}"#, &[]), None);
     assert!(
         matches!(e, SE::InvalidHeader(ref m) if m.contains("__metadata__")),
