@@ -520,6 +520,11 @@ fn pytorch_bin_only_directory_is_unsupported_and_empty_dir_has_no_weights() {
     assert!(
         matches!(e, LoadError::UnsupportedFormat { ref path, .. } if path.ends_with("pytorch_model.bin"))
     );
+    let file = dir.path().join("pytorch_model.bin");
+    assert!(matches!(
+        Checkpoint::open(&file).unwrap_err(),
+        LoadError::NotADirectory { ref path } if *path == file
+    ));
     let missing = dir.path().join("nope");
     assert!(matches!(
         Checkpoint::open(&missing).unwrap_err(),

@@ -58,3 +58,25 @@ fn sharded_copy_agrees_with_single_file_copy() {
         assert_eq!(x.to_f32_vec().unwrap(), random_tensor(4, &spec));
     }
 }
+
+#[test]
+fn checkpoints_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Checkpoint>();
+    assert_send_sync::<t0_core::loader::MappedFile>();
+    let cfg = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    write_random_checkpoint(dir.path(), &cfg, 2, DType::BF16).unwrap();
+    let ck = Checkpoint::open(dir.path()).unwrap();
+    let specs = expected_tensors(&cfg);
+    std::thread::scope(|s| {
+        for part in specs.chunks(specs.len().div_ceil(2)) {
+            let ck = &ck;
+            s.spawn(move || {
+                for spec in part {
+                    assert_eq!(ck.tensor(&spec.name).unwrap().shape, spec.shape.as_slice());
+                }
+            });
+        }
+    });
+}
