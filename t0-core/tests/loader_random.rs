@@ -80,3 +80,26 @@ fn checkpoints_can_be_shared_across_threads() {
         }
     });
 }
+
+/// The Hugging Face cache stores snapshot files as symlinks into `blobs/`: they open.
+#[cfg(unix)]
+#[test]
+fn opens_a_hub_cache_snapshot_of_symlinks() {
+    let cfg = tiny();
+    let root = tempfile::tempdir().unwrap();
+    let blobs = root.path().join("blobs");
+    write_random_checkpoint(&blobs, &cfg, 3, DType::F16).unwrap();
+    let snap = root.path().join("snapshots").join("0123abc");
+    fs::create_dir_all(&snap).unwrap();
+    for f in ["config.json", SINGLE_FILE] {
+        let hashed = blobs.join(format!("{f}.blob"));
+        fs::rename(blobs.join(f), &hashed).unwrap();
+        std::os::unix::fs::symlink(format!("../../blobs/{f}.blob"), snap.join(f)).unwrap();
+    }
+    let ck = Checkpoint::open(&snap).unwrap();
+    assert_eq!(ck.config(), &cfg);
+    assert_eq!(
+        fs::read(blobs.join("model.safetensors.blob")).unwrap(),
+        random_checkpoint(&cfg, 3, DType::F16)
+    );
+}
