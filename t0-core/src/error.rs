@@ -4,6 +4,7 @@ use core::fmt;
 
 use crate::config::ConfigError;
 use crate::safetensors::SafetensorsError;
+use crate::tokenizer::TokenizerError;
 
 /// Any error t0-core returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,8 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// A tokenizer file is malformed or unsupported.
+    Tokenizer(TokenizerError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +23,7 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Tokenizer(e) => write!(f, "tokenizer: {e}"),
         }
     }
 }
@@ -35,5 +39,11 @@ impl From<ConfigError> for Error {
 impl From<SafetensorsError> for Error {
     fn from(e: SafetensorsError) -> Self {
         Error::Safetensors(e)
+    }
+}
+
+impl From<TokenizerError> for Error {
+    fn from(e: TokenizerError) -> Self {
+        Error::Tokenizer(e)
     }
 }

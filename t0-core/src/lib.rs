@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod safetensors;
 pub mod tensor;
+pub mod tokenizer;
 
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;
