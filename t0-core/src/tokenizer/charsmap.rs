@@ -74,26 +74,45 @@ impl CharsMap {
 
     /// Walks every path from the root, checking every transition and leaf. darts-clone
     /// builds from a DAWG, so different nodes may share one block of children; each block
-    /// is walked once, which also bounds the walk (blocks x 256 labels) for arrays with
-    /// cycles.
+    /// is walked once, which also bounds the walk for arrays with cycles.
+    ///
+    /// Instead of probing all 256 labels of each block, the children of every block are
+    /// listed up front: unit `i` is child `c` of block `b` exactly when its label is `c`
+    /// (bit 31 clear) and `i ^ c == b`, which is the test a lookup makes. This keeps the
+    /// walk linear in the size of the array.
     fn validate(&self) -> Result<(), TokenizerError> {
         let n = self.units.len();
-        let mut seen_block = vec![false; n];
+        // Blocks are i ^ c < n + 256 (c < 256).
+        let blocks = n + 256;
+        let mut start = vec![0u32; blocks + 1];
+        for (i, &unit) in self.units.iter().enumerate() {
+            if unit & 0x8000_0000 == 0 {
+                start[(i ^ (unit & 0xff) as usize) + 1] += 1;
+            }
+        }
+        for b in 0..blocks {
+            start[b + 1] += start[b];
+        }
+        let mut fill = start.clone();
+        let mut children = vec![0u32; start[blocks] as usize];
+        for (i, &unit) in self.units.iter().enumerate() {
+            if unit & 0x8000_0000 == 0 {
+                let b = i ^ (unit & 0xff) as usize;
+                children[fill[b] as usize] = i as u32;
+                fill[b] += 1;
+            }
+        }
+        let mut seen_block = vec![false; blocks];
         let root_block = offset(self.units[0]) as usize;
         let mut stack: Vec<usize> = Vec::new();
-        if root_block < n {
+        if root_block < blocks {
             seen_block[root_block] = true;
             stack.push(root_block);
         }
         while let Some(base) = stack.pop() {
-            for c in 0..=255usize {
-                let child = base ^ c;
-                let Some(&unit) = self.units.get(child) else {
-                    continue;
-                };
-                if label(unit) as usize != c {
-                    continue;
-                }
+            for &child in &children[start[base] as usize..start[base + 1] as usize] {
+                let child = child as usize;
+                let unit = self.units[child];
                 let child_base = child ^ offset(unit) as usize;
                 if has_leaf(unit) {
                     let Some(&leaf) = self.units.get(child_base) else {
@@ -104,7 +123,7 @@ impl CharsMap {
                         .ok_or(bad("replacement string out of bounds or without its NUL"))?;
                     core::str::from_utf8(s).map_err(|_| bad("replacement string is not UTF-8"))?;
                 }
-                if child_base < n && !seen_block[child_base] {
+                if child_base < blocks && !seen_block[child_base] {
                     seen_block[child_base] = true;
                     stack.push(child_base);
                 }

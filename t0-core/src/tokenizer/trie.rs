@@ -27,7 +27,9 @@ impl Trie {
     /// Builds a trie from distinct, non-empty keys.
     pub(crate) fn build(entries: &[(&[u8], u32)]) -> Self {
         let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_unstable_by(|&a, &b| entries[a].0.cmp(entries[b].0));
+        if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+            order.sort_unstable_by(|&a, &b| entries[a].0.cmp(entries[b].0));
+        }
         let mut t = Self {
             values: vec![NONE],
             edge_start: vec![0],

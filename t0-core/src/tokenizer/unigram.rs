@@ -197,7 +197,10 @@ impl Unigram {
                 PieceKind::Normal | PieceKind::UserDefined | PieceKind::Unused
             )
         };
-        let entries: Vec<(&[u8], u32)> = (0..pieces.len() as u32)
+        // In text order, so the trie builder need not sort again.
+        let entries: Vec<(&[u8], u32)> = order
+            .iter()
+            .copied()
             .filter(|&id| matchable(kinds[id as usize]))
             .map(|id| (piece(id), id))
             .collect();
