@@ -424,3 +424,57 @@ fn unknown_runs_merge_into_one_id() {
     );
     assert_eq!(tok.decode(&tok.encode("a☃b", false)), "ab");
 }
+
+fn bytefallback() -> &'static Tokenizer {
+    static TOK: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    TOK.get_or_init(|| Tokenizer::from_spiece_bytes(&fixture("bytefallback.model")).unwrap())
+}
+
+fn streamed(tok: &Tokenizer, ids: &[u32]) -> String {
+    let mut stream = tok.decode_stream();
+    let mut out: String = ids.iter().map(|&id| stream.push(id)).collect();
+    out.push_str(&stream.finish());
+    out
+}
+
+#[test]
+fn stream_decode_examples() {
+    let tok = t5();
+    let ids = tok.encode("Hello world, this is   a test. ﬁ①", true);
+    let mut stream = tok.decode_stream();
+    let parts: Vec<String> = ids.iter().map(|&id| stream.push(id)).collect();
+    assert_eq!(parts.concat() + &stream.finish(), tok.decode(&ids));
+    assert!(
+        parts.iter().filter(|p| !p.is_empty()).count() > 3,
+        "{parts:?}"
+    );
+    // Byte fallback: a character split over byte pieces appears once it is complete.
+    let bf = bytefallback();
+    let ids = bf.encode_plain("日本");
+    assert!(ids.len() >= 6, "{ids:?}");
+    assert_eq!(streamed(bf, &ids), bf.decode(&ids));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn stream_decode_equals_decode_on_random_ids(ids in proptest::collection::vec(0u32..4105, 0..30)) {
+        prop_assert_eq!(streamed(t5(), &ids), t5().decode(&ids));
+    }
+
+    #[test]
+    fn stream_decode_equals_decode_with_byte_pieces(ids in proptest::collection::vec(prop_oneof![0u32..700, 3u32..260], 0..30)) {
+        let bf = bytefallback();
+        prop_assert_eq!(streamed(bf, &ids), bf.decode(&ids));
+    }
+
+    #[test]
+    fn stream_decode_equals_decode_on_text(s in any::<String>()) {
+        let bf = bytefallback();
+        let ids = bf.encode(&s, true);
+        prop_assert_eq!(streamed(bf, &ids), bf.decode(&ids));
+        let ids = t5().encode(&s, false);
+        prop_assert_eq!(streamed(t5(), &ids), t5().decode(&ids));
+    }
+}

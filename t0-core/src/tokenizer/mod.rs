@@ -51,6 +51,8 @@
 //! character does not come back: `decode(encode("a😀b"))` is `"ab"`.
 //! [`Tokenizer::decode_sentencepiece`] is plain sentencepiece `DecodeIds` instead (unk
 //! becomes `" ⁇ "`, control ids vanish, sentinels appear as their text).
+//! [`Tokenizer::decode_stream`] decodes incrementally (for streaming generation); what it
+//! returns, concatenated, equals `decode` of all the ids.
 
 mod charsmap;
 mod error;
@@ -643,32 +645,45 @@ impl Tokenizer {
     /// clean-up): control ids, unk and sentinels dropped, spaces restored, surrounding
     /// whitespace trimmed. Ids outside the vocabulary are skipped. See the module docs.
     pub fn decode(&self, ids: &[u32]) -> String {
-        let kept = ids.iter().copied().filter(|&id| {
-            matches!(
-                self.unigram.kind(id),
-                Some(
-                    PieceKind::Normal
-                        | PieceKind::UserDefined
-                        | PieceKind::Unused
-                        | PieceKind::Byte(_)
-                )
-            )
-        });
-        let mut items: Vec<DecodeItem<'_>> = Vec::with_capacity(ids.len());
-        for id in kept {
-            let piece = self.unigram.piece(id).unwrap_or_default();
-            if items.is_empty() {
-                // HF strips the first token's `▁` itself (`add_prefix_space`), then hands
-                // the pieces to sentencepiece, which looks the stripped text up again.
-                if let Some(stripped) = piece.strip_prefix('\u{2581}') {
-                    items.push(self.lookup_decode_item(stripped));
-                    continue;
-                }
+        let mut text = String::new();
+        let mut dec = SpDecoder::default();
+        let mut first = true;
+        for &id in ids {
+            if let Some(item) = self.hf_item(id, first) {
+                first = false;
+                dec.push(self, &item, &mut text);
             }
-            items.push(self.item_for_id(id));
         }
-        let text = self.sp_decode(&items);
+        dec.flush(&mut text);
         text.trim_matches(py_isspace).to_string()
+    }
+
+    /// A streaming decoder: feed ids one at a time, get text as soon as it is final.
+    /// The concatenation of everything it returns equals [`Tokenizer::decode`] of all ids.
+    pub fn decode_stream(&self) -> DecodeStream<'_> {
+        DecodeStream {
+            tok: self,
+            dec: SpDecoder::default(),
+            first: true,
+            started: false,
+            held: String::new(),
+        }
+    }
+
+    /// How HF's decode (skip_special_tokens) sees `id`: `None` if it is dropped. The first
+    /// kept token loses its `▁` (HF's `add_prefix_space`) and the rest is looked up again
+    /// by sentencepiece.
+    fn hf_item(&self, id: u32, first: bool) -> Option<DecodeItem<'_>> {
+        let kind = self.unigram.kind(id)?;
+        if matches!(kind, PieceKind::Control | PieceKind::Unknown) {
+            return None;
+        }
+        if first {
+            if let Some(stripped) = self.unigram.piece(id)?.strip_prefix('\u{2581}') {
+                return Some(self.lookup_decode_item(stripped));
+            }
+        }
+        Some(self.item_for_id(id))
     }
 
     /// [`Tokenizer::decode`], but an id outside the vocabulary is an error.
@@ -717,42 +732,137 @@ impl Tokenizer {
 
     /// sentencepiece's `Decode` over a piece sequence.
     fn sp_decode(&self, items: &[DecodeItem<'_>]) -> String {
-        let strip_bos =
-            self.normalizer.add_dummy_prefix || self.normalizer.remove_extra_whitespaces;
         let mut text = String::new();
-        let mut bytes = Vec::new();
-        let mut is_bos_ws = true;
-        let mut bos_ws_seen = false;
+        let mut dec = SpDecoder::default();
         for item in items {
-            if let DecodeItem::Byte(b) = item {
-                bytes.push(*b);
-                continue;
-            }
-            flush_bytes(&mut bytes, &mut text);
-            if bos_ws_seen || !text.is_empty() {
-                is_bos_ws = false;
-            }
-            bos_ws_seen = false;
-            match item {
-                DecodeItem::Control | DecodeItem::Byte(_) => {}
-                DecodeItem::Unk => text.push_str(&self.unk_surface),
-                DecodeItem::Verbatim(p) => text.push_str(p),
-                DecodeItem::Text(p) => {
-                    let mut p = *p;
-                    if is_bos_ws && strip_bos {
-                        if let Some(rest) = p.strip_prefix('\u{2581}') {
-                            p = rest;
-                            bos_ws_seen = !self.normalizer.remove_extra_whitespaces;
-                        }
+            dec.push(self, item, &mut text);
+        }
+        dec.flush(&mut text);
+        text
+    }
+}
+
+/// sentencepiece's `Decode` loop as a state machine: byte pieces are collected and turned
+/// into UTF-8 when a non-byte piece (or the end) comes; leading `▁` are removed while
+/// nothing has been produced (all of them with `remove_extra_whitespaces`, else one).
+struct SpDecoder {
+    bytes: Vec<u8>,
+    is_bos_ws: bool,
+    bos_ws_seen: bool,
+    produced: bool,
+}
+
+impl Default for SpDecoder {
+    fn default() -> Self {
+        Self {
+            bytes: Vec::new(),
+            is_bos_ws: true,
+            bos_ws_seen: false,
+            produced: false,
+        }
+    }
+}
+
+impl SpDecoder {
+    fn push(&mut self, tok: &Tokenizer, item: &DecodeItem<'_>, out: &mut String) {
+        if let DecodeItem::Byte(b) = item {
+            self.bytes.push(*b);
+            return;
+        }
+        self.flush(out);
+        if self.bos_ws_seen || self.produced {
+            self.is_bos_ws = false;
+        }
+        self.bos_ws_seen = false;
+        let before = out.len();
+        match item {
+            DecodeItem::Control | DecodeItem::Byte(_) => {}
+            DecodeItem::Unk => out.push_str(&tok.unk_surface),
+            DecodeItem::Verbatim(p) => out.push_str(p),
+            DecodeItem::Text(p) => {
+                let n = &tok.normalizer;
+                let mut p = *p;
+                if self.is_bos_ws && (n.add_dummy_prefix || n.remove_extra_whitespaces) {
+                    if let Some(rest) = p.strip_prefix('\u{2581}') {
+                        p = rest;
+                        self.bos_ws_seen = !n.remove_extra_whitespaces;
                     }
-                    for c in p.chars() {
-                        text.push(if c == '\u{2581}' { ' ' } else { c });
-                    }
+                }
+                for c in p.chars() {
+                    out.push(if c == '\u{2581}' { ' ' } else { c });
                 }
             }
         }
-        flush_bytes(&mut bytes, &mut text);
-        text
+        self.produced |= out.len() > before;
+    }
+
+    /// Turns all pending bytes into text.
+    fn flush(&mut self, out: &mut String) {
+        let before = out.len();
+        flush_bytes(&mut self.bytes, out);
+        self.produced |= out.len() > before;
+    }
+
+    /// Turns the pending bytes that already form complete, valid characters into text
+    /// (the left-to-right decoding of those cannot change when more bytes come).
+    fn flush_complete(&mut self, out: &mut String) {
+        let mut i = 0;
+        while let Some(len) = spm_valid_utf8_len(&self.bytes[i..]) {
+            out.push_str(core::str::from_utf8(&self.bytes[i..i + len]).unwrap_or("\u{fffd}"));
+            i += len;
+        }
+        if i > 0 {
+            self.bytes.drain(..i);
+            self.produced = true;
+        }
+    }
+}
+
+/// Incremental decoding (see [`Tokenizer::decode_stream`]). Text is returned once it is
+/// final: whitespace at the end is held back until something follows it (decode trims
+/// it), and bytes of an unfinished UTF-8 character wait for the rest.
+pub struct DecodeStream<'t> {
+    tok: &'t Tokenizer,
+    dec: SpDecoder,
+    first: bool,
+    started: bool,
+    held: String,
+}
+
+impl DecodeStream<'_> {
+    /// Adds one id and returns the text that became final (often empty).
+    pub fn push(&mut self, id: u32) -> String {
+        let mut raw = String::new();
+        if let Some(item) = self.tok.hf_item(id, self.first) {
+            self.first = false;
+            self.dec.push(self.tok, &item, &mut raw);
+            self.dec.flush_complete(&mut raw);
+        }
+        self.emit(&raw)
+    }
+
+    /// Ends the stream and returns the remaining text.
+    pub fn finish(mut self) -> String {
+        let mut raw = String::new();
+        self.dec.flush(&mut raw);
+        self.emit(&raw)
+    }
+
+    fn emit(&mut self, raw: &str) -> String {
+        let mut out = String::new();
+        for c in raw.chars() {
+            if py_isspace(c) {
+                if self.started {
+                    self.held.push(c);
+                }
+            } else {
+                out.push_str(&self.held);
+                self.held.clear();
+                out.push(c);
+                self.started = true;
+            }
+        }
+        out
     }
 }
 
