@@ -11,7 +11,8 @@
 //! let ids = tok.encode("Hello world <extra_id_0>.", true);
 //! assert_eq!(ids.last(), Some(&tok.eos_id()));
 //! assert_eq!(tok.piece_to_id("<extra_id_0>"), Some(4099));
-//! assert_eq!(tok.decode(&ids), "Hello world.");
+//! // The sentinel is dropped; the text after it was encoded on its own, with its own `▁`.
+//! assert_eq!(tok.decode(&ids), "Hello world .");
 //! ```
 //!
 //! # What is implemented
