@@ -478,3 +478,29 @@ proptest! {
         prop_assert_eq!(streamed(t5(), &ids), t5().decode(&ids));
     }
 }
+
+#[test]
+fn file_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spiece.model");
+    let mut m = Model::basic();
+    m.trainer.push((3, 2));
+    std::fs::write(&path, m.bytes()).unwrap();
+    match Tokenizer::from_file(&path) {
+        Err(TokenizerError::InFile { path: p, error }) => {
+            assert!(p.ends_with("spiece.model"));
+            assert_eq!(
+                *error,
+                TokenizerError::UnsupportedModelType { model_type: 2 }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Tokenizer::from_dir(&dir.path().join("nope")),
+        Err(TokenizerError::Io { .. })
+    ));
+    std::fs::write(&path, b"{\"model\": {\"type\": \"WordPiece\"}}").unwrap();
+    let e = Tokenizer::from_dir(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("only Unigram"), "{e}");
+}

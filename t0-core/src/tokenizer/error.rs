@@ -113,6 +113,13 @@ pub enum TokenizerError {
         /// What is wrong.
         reason: String,
     },
+    /// Loading a file failed; `error` says why.
+    InFile {
+        /// The path.
+        path: String,
+        /// The error in the file's content.
+        error: alloc::boxed::Box<TokenizerError>,
+    },
     /// A file could not be read, or holds neither a `spiece.model` nor a `tokenizer.json`.
     Io {
         /// The path.
@@ -200,6 +207,7 @@ impl fmt::Display for TokenizerError {
                 )
             }
             Self::Json { path, reason } => write!(f, "tokenizer.json: {path}: {reason}"),
+            Self::InFile { path, error } => write!(f, "{path}: {error}"),
             Self::Io { path, reason } => write!(f, "{path}: {reason}"),
         }
     }

@@ -374,9 +374,9 @@ impl Tokenizer {
             reason: e.to_string(),
         })?;
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        let with_path = |e: TokenizerError| TokenizerError::Io {
+        let with_path = |e: TokenizerError| TokenizerError::InFile {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            error: alloc::boxed::Box::new(e),
         };
         if first == Some(&b'{') {
             let text = core::str::from_utf8(&bytes).map_err(|_| TokenizerError::Io {
