@@ -27,9 +27,9 @@
 //!   vocabulary in reverse order (`<extra_id_0>` is the last id).
 //!
 //! # Special tokens in input text ([`Tokenizer::encode`])
-//! As HF `T5Tokenizer` with `legacy=True` (the default for T0, whose hub files do not set
-//! `legacy`), which is what T0's published evaluation ran: the text is split around special
-//! tokens, each piece of text is encoded by sentencepiece on its own (so each gets its own
+//! As HF `T5Tokenizer` with `legacy=True` (what transformers uses when the tokenizer config
+//! does not set `legacy`; `legacy=False` differs only in that text right after a special
+//! token gets no dummy-prefix `▁`): the text is split around special tokens, each piece of text is encoded by sentencepiece on its own (so each gets its own
 //! dummy-prefix `▁`), and the special tokens become their ids. The special tokens are the
 //! sentinels `<extra_id_N>` (N < extra_ids, written without leading zeros) and the model's
 //! control and unknown pieces (for T5: `<pad>`, `</s>`, `<unk>`). Sentinels swallow the
@@ -41,6 +41,11 @@
 //! `encode(text, true)` appends EOS unless the ids already end with EOS (HF's
 //! `_add_eos_if_not_present`). T0's evaluation encodes inputs without EOS and answer choices
 //! with EOS.
+//!
+//! # Length
+//! Encoding has no length cap: time is linear in the input (the Viterbi pass looks at most
+//! one vocabulary piece length ahead) and memory is O(input). Truncation to the model's
+//! limits (T0: 1024 input / 256 target tokens) is the caller's job.
 //!
 //! # Decoding ([`Tokenizer::decode`])
 //! As HF `T5Tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)`:
