@@ -10,7 +10,8 @@ Writes into t0-core/tests/fixtures/tokenizer/:
   t5style-4k.model           copy of shared/data/sentencepiece/t5style-4k.model (Apache-2.0)
   t5style-4k.tokenizer.json  HF conversion (T5TokenizerFast from the slow tokenizer)
   bytefallback.model         a small unigram model trained here with byte_fallback, user-defined
-                             symbols and a few custom normalisation rules
+                             symbols and a few custom normalisation rules (only trained when
+                             absent: the committed file is the fixture; delete it to retrain)
   adversarial.json           the hand-made adversarial strings
   p3_strings.json            every jinja string and answer_choices string of the P3 templates
   golden_<model>.json        per model: full ids/pieces/normalised/decoded for the adversarial
