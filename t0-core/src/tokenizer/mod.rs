@@ -584,7 +584,11 @@ impl Tokenizer {
     fn match_special(&self, rest: &str) -> Option<(usize, u32, bool)> {
         let mut best: Option<(usize, u32, bool)> = None;
         if let Some(digits) = rest.strip_prefix("<extra_id_") {
-            let n_digits = digits.bytes().take(6).take_while(u8::is_ascii_digit).count();
+            let n_digits = digits
+                .bytes()
+                .take(6)
+                .take_while(u8::is_ascii_digit)
+                .count();
             if n_digits > 0 && n_digits <= 5 && digits.as_bytes().get(n_digits) == Some(&b'>') {
                 let num = &digits[..n_digits];
                 if num == "0" || !num.starts_with('0') {
