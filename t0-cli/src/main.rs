@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod tokenize;
+
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
 #[command(name = "t0", version, about)]
@@ -19,6 +21,24 @@ enum Command {
     Config {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
+    },
+    /// Tokenize one line of stdin: prints space-separated ids (or pieces).
+    Tokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Print pieces instead of ids.
+        #[arg(long)]
+        pieces: bool,
+        /// Append the EOS token.
+        #[arg(long)]
+        eos: bool,
+    },
+    /// Decode one line of space-separated ids from stdin into text.
+    Detokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
     },
 }
 
@@ -37,6 +57,12 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
+        Command::Tokenize {
+            tokenizer,
+            pieces,
+            eos,
+        } => tokenize::tokenize(&tokenizer, pieces, eos),
+        Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
     }
 }
 

@@ -5,6 +5,7 @@ use core::fmt;
 use crate::config::ConfigError;
 use crate::safetensors::SafetensorsError;
 use crate::safetensors::index::IndexError;
+use crate::tokenizer::TokenizerError;
 use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
@@ -19,6 +20,8 @@ pub enum Error {
     Index(IndexError),
     /// A checkpoint's tensors do not match its configuration.
     Weights(WeightsError),
+    /// A tokenizer file is malformed or unsupported.
+    Tokenizer(TokenizerError),
 }
 
 impl fmt::Display for Error {
@@ -28,6 +31,7 @@ impl fmt::Display for Error {
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
             Error::Index(e) => write!(f, "safetensors index: {e}"),
             Error::Weights(e) => write!(f, "weights: {e}"),
+            Error::Tokenizer(e) => write!(f, "tokenizer: {e}"),
         }
     }
 }
@@ -55,5 +59,11 @@ impl From<IndexError> for Error {
 impl From<WeightsError> for Error {
     fn from(e: WeightsError) -> Self {
         Error::Weights(e)
+    }
+}
+
+impl From<TokenizerError> for Error {
+    fn from(e: TokenizerError) -> Self {
+        Error::Tokenizer(e)
     }
 }

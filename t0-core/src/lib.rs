@@ -23,6 +23,7 @@ pub mod loader;
 pub mod random;
 pub mod safetensors;
 pub mod tensor;
+pub mod tokenizer;
 pub mod weights;
 
 pub use config::{FeedForwardProj, T5Config};
