@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod safetensors;
