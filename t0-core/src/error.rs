@@ -5,6 +5,8 @@ use core::fmt;
 use crate::config::ConfigError;
 use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
+use crate::safetensors::index::IndexError;
+use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +18,10 @@ pub enum Error {
     Safetensors(SafetensorsError),
     /// Loading or running the model failed.
     Model(ModelError),
+    /// A `model.safetensors.index.json` is malformed.
+    Index(IndexError),
+    /// A checkpoint's tensors do not match its configuration.
+    Weights(WeightsError),
 }
 
 impl fmt::Display for Error {
@@ -24,6 +30,8 @@ impl fmt::Display for Error {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
             Error::Model(e) => write!(f, "model: {e}"),
+            Error::Index(e) => write!(f, "safetensors index: {e}"),
+            Error::Weights(e) => write!(f, "weights: {e}"),
         }
     }
 }
@@ -45,5 +53,17 @@ impl From<SafetensorsError> for Error {
 impl From<ModelError> for Error {
     fn from(e: ModelError) -> Self {
         Error::Model(e)
+    }
+}
+
+impl From<IndexError> for Error {
+    fn from(e: IndexError) -> Self {
+        Error::Index(e)
+    }
+}
+
+impl From<WeightsError> for Error {
+    fn from(e: WeightsError) -> Self {
+        Error::Weights(e)
     }
 }
