@@ -31,7 +31,6 @@ use alloc::vec::Vec;
 pub use decoder::DecoderCache;
 pub use encoder::EncoderOutput;
 pub use error::ModelError;
-pub use weights::SHARED_NAMES;
 
 use crate::backend::Backend;
 use crate::config::T5Config;
@@ -91,7 +90,7 @@ impl<B: Backend> T5Model<B> {
         };
         w.reject_extra_blocks(cfg.num_layers, cfg.num_decoder_layers)?;
         let (v, d) = (cfg.vocab_size, cfg.d_model);
-        let shared_view = w.view_any(&SHARED_NAMES, &[v, d])?;
+        let shared_view = w.view("shared.weight", &[v, d])?;
         let shared = backend.prepare_embedding(&shared_view)?;
         // modeling_t5.py 4.46 `T5ForConditionalGeneration.__init__`/`forward`: the head is
         // `shared` when `tie_word_embeddings`, else its own `lm_head`.
