@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod forward;
+mod generate;
+mod model_io;
+mod score;
+mod text;
+
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
 #[command(name = "t0", version, about)]
@@ -20,6 +26,12 @@ enum Command {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
     },
+    /// Greedy generation: `t0 generate --model DIR TEXT`.
+    Generate(generate::GenerateArgs),
+    /// Rank classification: `t0 score --model DIR --choices "yes|||no" TEXT`.
+    Score(score::ScoreArgs),
+    /// Decoder logits of one example as .npy (for checking numerics).
+    Forward(forward::ForwardArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -37,6 +49,9 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
+        Command::Generate(a) => generate::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Forward(a) => forward::run(a),
     }
 }
 
