@@ -113,6 +113,15 @@ pub struct AttentionParams<'a, T> {
     pub bias: Option<&'a T>,
 }
 
+// Manual impls: the derive would demand `T: Clone`, but only `&T` is held.
+impl<T> Clone for AttentionParams<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for AttentionParams<'_, T> {}
+
 /// Why a backend op failed.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
