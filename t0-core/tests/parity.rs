@@ -292,3 +292,42 @@ fn relative_position_buckets_match_hf() {
         }
     }
 }
+
+mod batching {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// Any batch of unequal lengths gives each sequence exactly what it gets alone:
+        /// encoder states, greedy outputs and choice scores.
+        #[test]
+        fn batched_equals_alone(
+            inputs in prop::collection::vec(prop::collection::vec(2u32..128, 1..24), 1..4),
+            choices in prop::collection::vec(prop::collection::vec(2u32..128, 1..6), 1..4),
+        ) {
+            let f = Fixture::open(&fixtures().join("heads_x_dkv_ne_dmodel"));
+            let m = f.model();
+            let opts = GenerateOptions { max_new_tokens: 5, min_new_tokens: 0 };
+            let batched = m.generate_greedy(&inputs, &opts).unwrap();
+            let enc = m.encode(&inputs).unwrap();
+            let all = m.backend().to_host(enc.hidden()).unwrap();
+            prop_assert!(all.iter().all(|v| v.is_finite()));
+            let d = f.cfg.d_model;
+            for (i, ids) in inputs.iter().enumerate() {
+                let alone = m.generate_greedy(&[ids], &opts).unwrap();
+                prop_assert_eq!(&alone[0], &batched[i]);
+                let one = m.encode(&[ids]).unwrap();
+                let one = m.backend().to_host(one.hidden()).unwrap();
+                let start = i * enc.len() * d;
+                prop_assert!(rel_err(&all[start..start + ids.len() * d], &one) < 1e-6);
+            }
+            let s = m.score(&inputs[0], &choices, &ScoreOptions::default()).unwrap();
+            for (c, choice) in choices.iter().enumerate() {
+                let alone = m.score(&inputs[0], &[choice], &ScoreOptions::default()).unwrap();
+                prop_assert!((alone[0] - s[c]).abs() <= 1e-5 * s[c].abs().max(1.0));
+            }
+        }
+    }
+}
