@@ -331,3 +331,31 @@ mod batching {
         }
     }
 }
+
+#[test]
+fn score_batch_over_examples_matches_hf() {
+    for name in ["v11_gelu_untied", "enc1_dec3", "long_distance"] {
+        let f = Fixture::open(&fixtures().join(name));
+        let m = f.model();
+        let inputs = f.ids("inputs");
+        let mut all: Vec<Vec<Vec<u32>>> = (0..inputs.len())
+            .map(|i| ids_of(&f.reference["choices"][i]))
+            .collect();
+        // Unequal choice counts across examples.
+        all[1].truncate(1);
+        let refs: Vec<&[Vec<u32>]> = all.iter().map(Vec::as_slice).collect();
+        let got = m
+            .score_batch(&inputs, &refs, &ScoreOptions::default())
+            .unwrap();
+        for (i, scores) in got.iter().enumerate() {
+            assert_eq!(scores.len(), all[i].len());
+            for (c, &g) in scores.iter().enumerate() {
+                let w = f.reference["scores"][i][c].as_f64().unwrap();
+                assert!(
+                    (g as f64 - w).abs() < TOL * w.abs().max(1.0),
+                    "{name}: example {i} choice {c}: {g} vs HF {w}"
+                );
+            }
+        }
+    }
+}
