@@ -10,6 +10,7 @@ mod generate;
 mod model_io;
 mod score;
 mod text;
+mod tokenize;
 
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
@@ -32,6 +33,24 @@ enum Command {
     Score(score::ScoreArgs),
     /// Decoder logits of one example as .npy (for checking numerics).
     Forward(forward::ForwardArgs),
+    /// Tokenize one line of stdin: prints space-separated ids (or pieces).
+    Tokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Print pieces instead of ids.
+        #[arg(long)]
+        pieces: bool,
+        /// Append the EOS token.
+        #[arg(long)]
+        eos: bool,
+    },
+    /// Decode one line of space-separated ids from stdin into text.
+    Detokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -52,6 +71,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Generate(a) => generate::run(a),
         Command::Score(a) => score::run(a),
         Command::Forward(a) => forward::run(a),
+        Command::Tokenize {
+            tokenizer,
+            pieces,
+            eos,
+        } => tokenize::tokenize(&tokenizer, pieces, eos),
+        Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
     }
 }
 

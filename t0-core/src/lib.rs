@@ -38,6 +38,7 @@ pub mod safetensors;
 pub mod score;
 pub mod tensor;
 pub mod weights;
+pub mod tokenizer;
 
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;
