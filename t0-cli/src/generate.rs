@@ -48,7 +48,7 @@ pub fn run(a: GenerateArgs) -> Result<(), String> {
         println!("{}", s.join(" "));
         return Ok(());
     }
-    let text = Text::open(&a.model, a.tokenizer.as_deref())?;
+    let text = Text::open(&a.model, a.tokenizer.as_deref(), model.config().vocab_size)?;
     let ids = text.encode(a.text.as_deref().unwrap_or_default(), true);
     let out = model
         .generate_greedy(&[ids], &opts)

@@ -52,7 +52,7 @@ pub fn run(a: ScoreArgs) -> Result<(), String> {
             let labels = split_choices(c).into_iter().map(String::from).collect();
             (parse_ids("--input-ids", i)?, choices, labels)
         } else {
-            let text = Text::open(&a.model, a.tokenizer.as_deref())?;
+            let text = Text::open(&a.model, a.tokenizer.as_deref(), model.config().vocab_size)?;
             let c = a.choices.as_deref().unwrap_or_default();
             let labels: Vec<String> = split_choices(c).into_iter().map(String::from).collect();
             let choices = labels.iter().map(|s| text.encode(s, true)).collect();

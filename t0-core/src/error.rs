@@ -6,8 +6,8 @@ use crate::config::ConfigError;
 use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
 use crate::safetensors::index::IndexError;
-use crate::weights::WeightsError;
 use crate::tokenizer::TokenizerError;
+use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
 #[derive(Debug, Clone, PartialEq)]

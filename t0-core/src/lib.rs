@@ -37,8 +37,8 @@ pub mod random;
 pub mod safetensors;
 pub mod score;
 pub mod tensor;
-pub mod weights;
 pub mod tokenizer;
+pub mod weights;
 
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;
