@@ -359,3 +359,57 @@ fn score_batch_over_examples_matches_hf() {
         }
     }
 }
+
+/// An F16 checkpoint computes exactly what the F32 checkpoint of the same (f16-rounded)
+/// values computes: conversion at load is exact, compute is f32.
+#[test]
+fn f16_checkpoint_equals_f32_of_f16() {
+    use t0_core::safetensors::serialize;
+    use t0_core::tensor::DType;
+    let f = Fixture::open(&fixtures().join("gated_silu"));
+    let st = SafeTensors::parse(&f.weights).unwrap();
+    let mut f16s = Vec::new();
+    let mut f32s = Vec::new();
+    for n in st.tensor_names() {
+        let t = st.tensor(n).unwrap();
+        let v = t.to_f32_vec().unwrap();
+        let h: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x)).collect();
+        f16s.push((
+            n.to_string(),
+            DType::F16,
+            t.shape.to_vec(),
+            h.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+        ));
+        f32s.push((
+            n.to_string(),
+            DType::F32,
+            t.shape.to_vec(),
+            h.iter()
+                .flat_map(|x| x.to_f32().to_le_bytes())
+                .collect::<Vec<u8>>(),
+        ));
+    }
+    let file = |v: &Vec<(String, DType, Vec<usize>, Vec<u8>)>| {
+        let e: Vec<(&str, DType, &[usize], &[u8])> = v
+            .iter()
+            .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+            .collect();
+        serialize(&e, None)
+    };
+    let (a, b) = (file(&f16s), file(&f32s));
+    let load = |bytes: &[u8]| {
+        T5Model::load(
+            CpuBackend::new(),
+            &SafeTensors::parse(bytes).unwrap(),
+            &f.cfg,
+        )
+        .unwrap()
+    };
+    let (ma, mb) = (load(&a), load(&b));
+    let ids = &f.ids("inputs")[0];
+    let dec = &f.ids("decoder_ids")[0];
+    let la = ma.forward_logits(ids, dec).unwrap();
+    assert_eq!(la, mb.forward_logits(ids, dec).unwrap());
+    // And it stays close to the f32 model's HF logits.
+    assert!(rel_err(&la, &f.array("logits.0")) < 1e-2);
+}
