@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use t0_core::generate::GenerateOptions;
+use t0_core::model::InputLimits;
 
 use crate::model_io::{load_model, parse_ids};
 use crate::text::Text;
@@ -21,6 +22,12 @@ pub struct GenerateArgs {
     /// EOS is banned until this many tokens are generated.
     #[arg(long, default_value_t = 0)]
     min_new_tokens: usize,
+    /// Longest accepted input in tokens (longer input is an error unless --truncate).
+    #[arg(long, default_value_t = InputLimits::default().max_input_tokens)]
+    max_input_tokens: usize,
+    /// Keep the first --max-input-tokens tokens of a longer input instead of failing.
+    #[arg(long)]
+    truncate: bool,
     /// Tokenizer file (`spiece.model` or `tokenizer.json`) overriding the one in --model.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
@@ -38,7 +45,14 @@ pub fn run(a: GenerateArgs) -> Result<(), String> {
         max_new_tokens: a.max_new_tokens,
         min_new_tokens: a.min_new_tokens,
     };
-    let model = load_model(&a.model)?;
+    let mut model = load_model(&a.model)?;
+    model.set_limits(InputLimits {
+        max_input_tokens: a.max_input_tokens,
+        max_target_tokens: InputLimits::default()
+            .max_target_tokens
+            .max(a.max_new_tokens),
+        truncate: a.truncate,
+    });
     if let Some(ids) = &a.input_ids {
         let ids = parse_ids("--input-ids", ids)?;
         let out = model

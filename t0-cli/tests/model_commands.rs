@@ -157,6 +157,44 @@ fn score_ids_match_hf_and_name_the_winner() {
 }
 
 #[test]
+fn overlong_input_fails_or_truncates_on_request() {
+    let name = "v11_gelu_untied";
+    let r = reference(name);
+    let input = ids(&r["inputs"][1]);
+    let dir = model_dir(name);
+    let d = dir.to_str().unwrap();
+    let o = t0(&[
+        "generate",
+        "--model",
+        d,
+        "--max-input-tokens",
+        "3",
+        "--input-ids",
+        &join(&input),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the maximum of 3"));
+    let long = stdout_ok(&t0(&[
+        "generate",
+        "--model",
+        d,
+        "--max-input-tokens",
+        "3",
+        "--truncate",
+        "--input-ids",
+        &join(&input),
+    ]));
+    let short = stdout_ok(&t0(&[
+        "generate",
+        "--model",
+        d,
+        "--input-ids",
+        &join(&input[..3]),
+    ]));
+    assert_eq!(long, short);
+}
+
+#[test]
 fn errors_are_reported_not_panics() {
     let dir = model_dir("v11_gelu_untied");
     let d = dir.to_str().unwrap();
