@@ -65,6 +65,7 @@ use core::fmt;
 
 use crate::tensor::{DType, TensorView};
 
+pub mod conformance;
 pub mod cpu;
 
 pub use cpu::CpuBackend;
