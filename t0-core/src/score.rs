@@ -10,6 +10,11 @@ use alloc::vec::Vec;
 use crate::backend::Backend;
 use crate::model::{ModelError, T5Model};
 
+/// Most bytes of f32 logits one scoring decoder pass may hold (256 MiB: 2048 positions of a
+/// 32128-token vocabulary). [`T5Model::score_batch`] splits larger work into several passes;
+/// results do not depend on the split.
+pub const SCORE_LOGITS_BUDGET: usize = 256 << 20;
+
 /// How per-token log-probabilities are combined into a choice's score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reduction {
@@ -21,7 +26,7 @@ pub enum Reduction {
 }
 
 /// Options of [`T5Model::score`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScoreOptions {
     /// Sum or mean of token log-probabilities.
     pub reduction: Reduction,
@@ -29,6 +34,20 @@ pub struct ScoreOptions {
     /// `max_input` tokens and each choice to `max_choice` tokens (keeping a final EOS), as
     /// the T0 evaluation does; `None` applies the model's [`crate::model::InputLimits`].
     pub truncate_to: Option<(usize, usize)>,
+    /// Most bytes of f32 logits one decoder pass may hold (default
+    /// [`SCORE_LOGITS_BUDGET`]); more work is split into several passes, which changes
+    /// nothing in the results.
+    pub max_logits_bytes: usize,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            reduction: Reduction::Sum,
+            truncate_to: None,
+            max_logits_bytes: SCORE_LOGITS_BUDGET,
+        }
+    }
 }
 
 impl ScoreOptions {
@@ -37,8 +56,8 @@ impl ScoreOptions {
     /// **with** EOS (as t-zero's `run_eval.py` does).
     pub fn t_zero() -> Self {
         ScoreOptions {
-            reduction: Reduction::Sum,
             truncate_to: Some((1024, 256)),
+            ..Self::default()
         }
     }
 }
@@ -95,18 +114,60 @@ impl<B: Backend> T5Model<B> {
         for cs in choices {
             targets.push(self.checked_choices(cs, max_choice, truncate)?);
         }
-        let enc = self.encode_with(inputs, max_in, truncate)?;
+        // Examples are grouped so that no decoder pass holds more than
+        // `opts.max_logits_bytes` of logits; one example whose choices alone exceed it is
+        // scored in chunks of choices against its single encoder pass.
+        let vocab_bytes = self.config().vocab_size.saturating_mul(4).max(1);
+        let max_rows = (opts.max_logits_bytes / vocab_bytes).max(1);
+        let rows_of = |ex: &[Vec<Vec<u32>>]| {
+            let group = ex.iter().map(Vec::len).max().unwrap_or(1);
+            let t_len = ex.iter().flatten().map(Vec::len).max().unwrap_or(1);
+            ex.len() * group * t_len
+        };
+        let mut out = Vec::with_capacity(targets.len());
+        let mut start = 0;
+        while start < targets.len() {
+            let mut end = start + 1;
+            while end < targets.len() && rows_of(&targets[start..=end]) <= max_rows {
+                end += 1;
+            }
+            let enc = self.encode_with(&inputs[start..end], max_in, truncate)?;
+            if end - start == 1 {
+                let ex = &targets[start];
+                let t_len = ex.iter().map(Vec::len).max().unwrap_or(1);
+                let per = (max_rows / t_len).max(1);
+                let mut scores = Vec::with_capacity(ex.len());
+                for chunk in ex.chunks(per) {
+                    let mut s = self.decode_scores(&enc, &[chunk.to_vec()], opts.reduction)?;
+                    scores.append(&mut s[0]);
+                }
+                out.push(scores);
+            } else {
+                out.append(&mut self.decode_scores(&enc, &targets[start..end], opts.reduction)?);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
 
-        // One decoder batch of `examples × group` sequences: sequence (e, i) is example e's
-        // choice i = [start, t0 .. t(n-2)] predicting [t0 .. t(n-1)], right-padded to the
-        // longest choice; examples with fewer choices get empty filler sequences.
+    /// One decoder pass over `targets[e][i]` (example `e`, choice `i`) against `enc`
+    /// (one encoder sequence per example).
+    fn decode_scores(
+        &self,
+        enc: &crate::model::EncoderOutput<B>,
+        targets: &[Vec<Vec<u32>>],
+        reduction: Reduction,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        // A batch of `examples × group` sequences: sequence (e, i) is example e's choice
+        // i = [start, t0 .. t(n-2)] predicting [t0 .. t(n-1)], right-padded to the longest
+        // choice; examples with fewer choices get empty filler sequences.
         let group = targets.iter().map(Vec::len).max().unwrap_or(1);
         let t_len = targets.iter().flatten().map(Vec::len).max().unwrap_or(1);
         let cfg = self.config();
         let rows = targets.len() * group * t_len;
         let mut dec = Vec::with_capacity(rows);
         let mut gold = Vec::with_capacity(rows);
-        for ex in &targets {
+        for ex in targets {
             for i in 0..group {
                 let full: &[u32] = ex.get(i).map_or(&[], Vec::as_slice);
                 dec.push(cfg.decoder_start_token_id);
@@ -118,7 +179,7 @@ impl<B: Backend> T5Model<B> {
                 gold.resize(gold.len() + t_len - full.len(), u32::MAX);
             }
         }
-        let logits = self.decode_logits(&enc, &dec, targets.len() * group, None)?;
+        let logits = self.decode_logits(enc, &dec, targets.len() * group, None)?;
         let logp = self.backend().log_softmax_gather(&logits, &gold)?;
         let mut out = Vec::with_capacity(targets.len());
         for (e, ex) in targets.iter().enumerate() {
@@ -128,7 +189,7 @@ impl<B: Backend> T5Model<B> {
                 let row = &logp[start..start + full.len()];
                 // Summed in f64 so long choices lose nothing to accumulation order.
                 let sum: f64 = row.iter().map(|&v| v as f64).sum();
-                scores.push(match opts.reduction {
+                scores.push(match reduction {
                     Reduction::Sum => sum as f32,
                     Reduction::Mean => (sum / full.len() as f64) as f32,
                 });

@@ -413,3 +413,34 @@ fn f16_checkpoint_equals_f32_of_f16() {
     // And it stays close to the f32 model's HF logits.
     assert!(rel_err(&la, &f.array("logits.0")) < 1e-2);
 }
+
+/// Splitting scoring into several decoder passes (a small logits budget) changes nothing.
+#[test]
+fn score_split_into_passes_matches_one_pass() {
+    let f = Fixture::open(&fixtures().join("v11_gelu_untied"));
+    let m = f.model();
+    let inputs = f.ids("inputs");
+    let all: Vec<Vec<Vec<u32>>> = (0..inputs.len())
+        .map(|i| ids_of(&f.reference["choices"][i]))
+        .collect();
+    let refs: Vec<&[Vec<u32>]> = all.iter().map(Vec::as_slice).collect();
+    let one = m
+        .score_batch(&inputs, &refs, &ScoreOptions::default())
+        .unwrap();
+    let row = f.cfg.vocab_size * 4;
+    // 1 row per pass (each choice alone), 7 rows (pairs of choices), 10 (one example).
+    for rows in [1, 7, 10] {
+        let opts = ScoreOptions {
+            max_logits_bytes: rows * row,
+            ..Default::default()
+        };
+        let split = m.score_batch(&inputs, &refs, &opts).unwrap();
+        for (a, b) in split.iter().flatten().zip(one.iter().flatten()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{rows}: {a} vs {b}"
+            );
+        }
+        assert_eq!(split.iter().map(Vec::len).sum::<usize>(), 9);
+    }
+}
