@@ -10,8 +10,8 @@ use t0_core::model::T5Model;
 /// Opens `dir` (`config.json` + `model.safetensors` or a sharded index) on the CPU backend.
 pub fn load_model(dir: &Path) -> Result<T5Model<CpuBackend>, String> {
     let ckpt = Checkpoint::open(dir).map_err(|e| e.to_string())?;
-    let cfg = ckpt.config().clone();
-    T5Model::load(CpuBackend::new(), &ckpt, &cfg).map_err(|e| format!("{}: {e}", dir.display()))
+    T5Model::from_checkpoint(CpuBackend::new(), &ckpt)
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// Parses token ids separated by spaces and/or commas (`"0 5 17"`, `"0,5,17"`,
