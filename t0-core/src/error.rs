@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::config::ConfigError;
+use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
 use crate::safetensors::index::IndexError;
 use crate::tokenizer::TokenizerError;
@@ -16,6 +17,8 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// Loading or running the model failed.
+    Model(ModelError),
     /// A `model.safetensors.index.json` is malformed.
     Index(IndexError),
     /// A checkpoint's tensors do not match its configuration.
@@ -29,6 +32,7 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Model(e) => write!(f, "model: {e}"),
             Error::Index(e) => write!(f, "safetensors index: {e}"),
             Error::Weights(e) => write!(f, "weights: {e}"),
             Error::Tokenizer(e) => write!(f, "tokenizer: {e}"),
@@ -47,6 +51,12 @@ impl From<ConfigError> for Error {
 impl From<SafetensorsError> for Error {
     fn from(e: SafetensorsError) -> Self {
         Error::Safetensors(e)
+    }
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(e)
     }
 }
 
