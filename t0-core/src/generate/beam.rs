@@ -123,7 +123,7 @@ pub(crate) fn top_candidates(scores: &[f32], vocab: usize, k: usize, out: &mut V
     for (flat, &s) in scores.iter().enumerate() {
         if out.len() == k {
             if let Some(&(last, _, _)) = out.last() {
-                if !(s > last) {
+                if s <= last || s.is_nan() {
                     continue;
                 }
             }

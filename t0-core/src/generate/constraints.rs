@@ -23,7 +23,8 @@ struct Node {
     terminal: bool,
 }
 
-/// A trie over token sequences (see the [module docs](self)).
+/// A trie over token sequences: after a prefix, the allowed next tokens are those of the
+/// sequences extending it, plus EOS where the prefix is a whole sequence.
 #[derive(Debug, Clone)]
 pub struct Trie {
     nodes: Vec<Node>,

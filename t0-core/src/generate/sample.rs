@@ -129,7 +129,7 @@ impl Warpers {
 pub fn softmax(scores: &[f32], probs: &mut Vec<f64>) -> bool {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     probs.clear();
-    if !(max > f32::NEG_INFINITY) {
+    if max == f32::NEG_INFINITY || max.is_nan() {
         return false;
     }
     probs.extend(scores.iter().map(|&s| libm::exp((s - max) as f64)));
