@@ -29,7 +29,10 @@
 //!   Within an input still running, finished samples are fed padding, as HF does.
 //! * Scores are processed on the host, one row of the vocabulary at a time; plain greedy
 //!   decoding without processors keeps the arg-max on the backend
-//!   ([`crate::backend::Backend::argmax`]) and so does not check for NaN.
+//!   ([`crate::backend::Backend::argmax`], NaN detected through
+//!   [`crate::backend::Backend::log_softmax_gather`] of the picks): only ids and one float
+//!   per row cross to the host.
+//! * NaN logits are an error ([`GenerateError::NonFiniteLogits`]), never a token.
 //!
 //! ```
 //! use t0_core::backend::CpuBackend;
@@ -495,7 +498,15 @@ impl<B: Backend> T5Model<B> {
                 picks
             } else {
                 let suppress = (step < opts.min_new_tokens).then_some(eos);
-                self.backend().argmax(&logits, suppress)?
+                let picks = self.backend().argmax(&logits, suppress)?;
+                // NaN check without bringing the logits over: the log-softmax of a row
+                // holding NaN (or +inf) is NaN.
+                let lp = self.backend().log_softmax_gather(&logits, &picks)?;
+                if let Some(row) = lp.iter().position(|x| x.is_nan()) {
+                    let input = active.get(row / w).copied().unwrap_or(0);
+                    return Err(GenerateError::NonFiniteLogits { step, input });
+                }
+                picks
             };
             let mut keep = Vec::with_capacity(active.len());
             for (pos, &g) in active.iter().enumerate() {
