@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use t0_core::backend::{Backend, CpuBackend};
 use t0_core::config::T5Config;
 use t0_core::generate::stream::TextStreamer;
-use t0_core::generate::{GenerateError, GenerateOptions, Warpers};
+use t0_core::generate::{EarlyStopping, GenerateError, GenerateOptions, Warpers};
 use t0_core::model::{ModelError, T5Model};
 use t0_core::safetensors::SafeTensors;
 use t0_core::tensor::{TensorSource, TensorView};
@@ -316,11 +316,6 @@ fn bad_options_are_typed_errors() {
     };
     assert_eq!(opt(bad(&m, o)), "num_return_sequences");
     let o = GenerateOptions {
-        num_beams: 2,
-        ..sampling(0)
-    };
-    assert_eq!(opt(bad(&m, o)), "do_sample");
-    let o = GenerateOptions {
         repetition_penalty: 0.0,
         ..d()
     };
@@ -443,4 +438,60 @@ fn nan_logits_are_an_error_not_a_token() {
         ));
     }
     let _ = m.backend().name();
+}
+
+/// Beam sampling (HF `do_sample` with `num_beams > 1`): reproducible by seed, independent
+/// of the rest of the batch, and at temperature → 0 it is beam search (the candidates
+/// drawn without replacement are then the best ones, in order).
+#[test]
+fn beam_sampling_is_seeded_and_tends_to_beam_search() {
+    let m = model("t5style_4k");
+    let inputs = [&A[..], &B[..], &C[..]];
+    let o = GenerateOptions {
+        max_new_tokens: 10,
+        do_sample: true,
+        num_beams: 3,
+        num_return_sequences: 2,
+        top_k: 0,
+        seed: 11,
+        ..Default::default()
+    };
+    let x = m.generate(&inputs, &o).unwrap();
+    assert_eq!(x, m.generate(&inputs, &o).unwrap());
+    let y = m.generate(&[&A[..], &C[..]], &o).unwrap();
+    assert_eq!(x[0], y[0]);
+    for g in x.iter().flatten() {
+        assert!(g.score.unwrap().is_finite());
+    }
+    let seeds: Vec<_> = (0..4)
+        .map(|s| {
+            tokens(
+                &m.generate(
+                    &inputs,
+                    &GenerateOptions {
+                        seed: s,
+                        ..o.clone()
+                    },
+                )
+                .unwrap(),
+            )
+        })
+        .collect();
+    assert!(seeds.iter().any(|t| *t != tokens(&x)));
+    for es in [EarlyStopping::Heuristic, EarlyStopping::Never] {
+        let beam = GenerateOptions {
+            do_sample: false,
+            early_stopping: es,
+            ..o.clone()
+        };
+        let cold = GenerateOptions {
+            temperature: 1e-5,
+            early_stopping: es,
+            ..o.clone()
+        };
+        assert_eq!(
+            tokens(&m.generate(&inputs, &cold).unwrap()),
+            tokens(&m.generate(&inputs, &beam).unwrap())
+        );
+    }
 }

@@ -127,8 +127,9 @@ pub struct GenerateOptions {
     /// Sequences returned per input (default 1): the best hypotheses of beam search
     /// (≤ `num_beams`), or independent samples. Greedy decoding returns exactly one.
     pub num_return_sequences: usize,
-    /// Sample instead of taking the best token (default false). Beam sampling
-    /// (`num_beams > 1` with `do_sample`) is not supported.
+    /// Sample instead of taking the best token (default false). With `num_beams > 1`:
+    /// HF's beam sampling (each step draws `2·num_beams` candidates without replacement
+    /// from the softmax of the warped beam scores; warpers keep at least 2 tokens).
     pub do_sample: bool,
     /// Sampling temperature (default 1.0; must be > 0 when sampling).
     pub temperature: f32,
@@ -239,12 +240,6 @@ impl GenerateOptions {
             return Err(invalid(
                 "num_return_sequences",
                 "greedy decoding returns one sequence; use num_beams or do_sample".into(),
-            ));
-        }
-        if self.do_sample && self.num_beams > 1 {
-            return Err(invalid(
-                "do_sample",
-                "beam sampling (do_sample with num_beams > 1) is not supported".into(),
             ));
         }
         if !self.length_penalty.is_finite() {
@@ -592,6 +587,15 @@ impl<B: Backend> T5Model<B> {
         let mut ids = Vec::new();
         let mut cand_scores = vec![0f32; n * vocab];
         let mut cands: Vec<Candidate> = Vec::with_capacity(2 * n);
+        let warpers = Warpers {
+            temperature: opts.temperature,
+            top_k: opts.top_k,
+            top_p: opts.top_p,
+        };
+        let mut rngs: Vec<Rng> = (0..n_in)
+            .map(|g| Rng::for_sequence(opts.seed, g, 0))
+            .collect();
+        let (mut order, mut probs, mut drawn) = (Vec::new(), Vec::new(), Vec::new());
         for step in 0..opts.max_new_tokens {
             let cur_len = step + 2; // HF: input_ids.shape[-1] + 1
             let nrows = active.len() * n;
@@ -615,10 +619,29 @@ impl<B: Backend> T5Model<B> {
                     }
                     processors::log_softmax(s);
                     procs.apply(&seqs[g * n + j], s, &mut ids);
+                    if opts.do_sample {
+                        warpers.apply_keeping(s, &mut order, 2);
+                    }
                     let b = beam_scores[g * n + j];
                     s.iter_mut().for_each(|x| *x += b);
                 }
-                top_candidates(&cand_scores, vocab, 2 * n, &mut cands);
+                if opts.do_sample {
+                    sample::draw_distinct(
+                        &cand_scores,
+                        2 * n,
+                        &mut rngs[g],
+                        &mut probs,
+                        &mut drawn,
+                    );
+                    cands.clear();
+                    cands.extend(
+                        drawn
+                            .iter()
+                            .map(|&f| (cand_scores[f], f / vocab, (f % vocab) as u32)),
+                    );
+                } else {
+                    top_candidates(&cand_scores, vocab, 2 * n, &mut cands);
+                }
                 // BeamSearchScorer.process for this input.
                 let mut next: Vec<(f32, u32, usize)> = Vec::with_capacity(n);
                 for (rank, &(score, j, t)) in cands.iter().enumerate() {

@@ -84,15 +84,22 @@ impl Warpers {
     /// Applies the warpers to one row of (processed) logits; removed tokens become -∞.
     /// `order` is scratch space.
     pub fn apply(&self, scores: &mut [f32], order: &mut Vec<u32>) {
+        self.apply_keeping(scores, order, 1);
+    }
+
+    /// [`Warpers::apply`] keeping at least `min_keep` tokens (HF's `min_tokens_to_keep`:
+    /// 2 in beam sampling, so every beam has a non-EOS continuation).
+    pub fn apply_keeping(&self, scores: &mut [f32], order: &mut Vec<u32>, min_keep: usize) {
+        let min_keep = min_keep.max(1);
         if self.temperature != 1.0 {
             scores.iter_mut().for_each(|s| *s /= self.temperature);
         }
         let v = scores.len();
-        if self.top_k != 0 && self.top_k < v {
+        if self.top_k != 0 && self.top_k.max(min_keep) < v {
             // threshold = the k-th largest value; remove everything below it.
             order.clear();
             order.extend(0..v as u32);
-            let k = self.top_k;
+            let k = self.top_k.max(min_keep);
             order.select_nth_unstable_by(k - 1, |&a, &b| {
                 scores[b as usize].total_cmp(&scores[a as usize])
             });
@@ -115,7 +122,7 @@ impl Warpers {
             for (rank, &t) in order.iter().enumerate() {
                 let s = &mut scores[t as usize];
                 cum += libm::exp((*s - max) as f64) / total;
-                if cum <= cut && rank + 1 < v {
+                if cum <= cut && rank + min_keep < v {
                     *s = f32::NEG_INFINITY;
                 } else {
                     break;
@@ -136,6 +143,37 @@ pub fn softmax(scores: &[f32], probs: &mut Vec<f64>) -> bool {
     let total: f64 = probs.iter().sum();
     probs.iter_mut().for_each(|p| *p /= total);
     true
+}
+
+/// Draws `k` distinct flat indices from the softmax of `scores` without replacement
+/// (torch's `multinomial(probs, k, replacement=False)`), then orders them by score, best
+/// first (beam sampling). Fewer than `k` tokens with non-zero probability: the rest are
+/// the best remaining scores.
+pub fn draw_distinct(
+    scores: &[f32],
+    k: usize,
+    rng: &mut Rng,
+    probs: &mut Vec<f64>,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    if !softmax(scores, probs) {
+        return;
+    }
+    for _ in 0..k {
+        if probs.iter().all(|&p| p <= 0.0) {
+            break;
+        }
+        let i = draw(probs, rng);
+        probs[i] = 0.0;
+        out.push(i);
+    }
+    if out.len() < k {
+        let mut rest: Vec<usize> = (0..scores.len()).filter(|i| !out.contains(i)).collect();
+        rest.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        out.extend(rest.into_iter().take(k - out.len()));
+    }
+    out.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
 }
 
 /// Draws an index from `probs` (non-negative, summing to about 1) with one `u64` of `rng`.
@@ -225,6 +263,21 @@ mod tests {
             })
             .sum();
         assert!(chi2 < 24.32, "chi2 {chi2}, counts {counts:?}");
+    }
+
+    #[test]
+    fn distinct_draws_are_distinct_and_sorted() {
+        let scores = [0.0f32, 2.0, f32::NEG_INFINITY, 1.0, -1.0];
+        let (mut probs, mut out) = (Vec::new(), Vec::new());
+        let mut rng = Rng::new(3);
+        draw_distinct(&scores, 4, &mut rng, &mut probs, &mut out);
+        let mut sorted = out.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 3, 4]);
+        assert!(out.windows(2).all(|w| scores[w[0]] >= scores[w[1]]));
+        // More than the non-zero ones: the -inf token comes last.
+        draw_distinct(&scores, 5, &mut rng, &mut probs, &mut out);
+        assert_eq!(out.last(), Some(&2));
     }
 
     #[test]
