@@ -18,6 +18,11 @@ search) or null. `constraints` (a list of token sequences) is applied through
 the allowed tokens are the next tokens of the choices extending it, plus EOS when the
 prefix is itself a whole choice.
 
+EOS: the model's config says 1, which random weights almost never emit; so each file's
+"eos" is the token HF's 4-beam search emits most often on these inputs, passed to
+`generate` as `eos_token_id` (the Rust test sets the same id in the config), so that
+sequences stop at different steps and the early-stopping rules matter.
+
 Cases whose top-2 scores come within 1e-4 of each other anywhere along the way are not
 near-tie-free, so the script reports the smallest margin per case ("margin"); the Rust
 test only relies on token identity, which holds when f32 rounding cannot flip a choice.
