@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::config::ConfigError;
+use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
 
 /// Any error t0-core returns.
@@ -13,6 +14,8 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// Loading or running the model failed.
+    Model(ModelError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +23,7 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Model(e) => write!(f, "model: {e}"),
         }
     }
 }
@@ -35,5 +39,11 @@ impl From<ConfigError> for Error {
 impl From<SafetensorsError> for Error {
     fn from(e: SafetensorsError) -> Self {
         Error::Safetensors(e)
+    }
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(e)
     }
 }

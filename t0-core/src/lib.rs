@@ -16,9 +16,13 @@
 
 extern crate alloc;
 
+pub mod backend;
 pub mod config;
 pub mod error;
+pub mod generate;
+pub mod model;
 pub mod safetensors;
+pub mod score;
 pub mod tensor;
 
 pub use config::{FeedForwardProj, T5Config};
