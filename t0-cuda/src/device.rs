@@ -26,6 +26,15 @@ pub struct CudaDevice {
     sm_count: i32,
     modules: Mutex<[Option<Arc<CudaModule>>; 3]>,
     funcs: Mutex<HashMap<Kernel, CudaFunction>>,
+    /// Freed pooled allocations by size, reused without a driver call (all work is on one
+    /// stream, so stream order makes reuse safe).
+    pool: Mutex<HashMap<usize, Vec<u64>>>,
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        self.release_pool();
+    }
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -180,6 +189,7 @@ impl CudaDevice {
             sm_count,
             modules: Mutex::new([None, None, None]),
             funcs: Mutex::new(HashMap::new()),
+            pool: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -309,10 +319,63 @@ impl CudaDevice {
     /// Allocates `bytes` of device memory (uninitialised). Fails with
     /// [`CudaError::OutOfMemory`] when that exceeds the free memory.
     pub fn alloc(self: &Arc<Self>, bytes: usize) -> Result<DevBuf> {
+        self.alloc_inner(bytes, false)
+    }
+
+    /// Like [`CudaDevice::alloc`], but the memory returns to this device's pool on drop and
+    /// is reused by later pooled allocations of the same (rounded) size: for the many
+    /// short-lived activations of op-by-op execution.
+    pub fn alloc_pooled(self: &Arc<Self>, bytes: usize) -> Result<DevBuf> {
+        let rounded = bytes.div_ceil(4096).saturating_mul(4096);
+        if let Some(ptr) = self
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&rounded)
+            .and_then(|v| v.pop())
+        {
+            return Ok(DevBuf {
+                ptr,
+                bytes,
+                cap: rounded,
+                pooled: true,
+                dev: self.clone(),
+            });
+        }
+        match self.alloc_inner(rounded, true) {
+            Err(CudaError::OutOfMemory { .. }) => {
+                self.release_pool();
+                self.alloc_inner(rounded, true)
+            }
+            r => r,
+        }
+        .map(|mut b| {
+            b.bytes = bytes;
+            b
+        })
+    }
+
+    /// Frees every pooled allocation not in use.
+    pub fn release_pool(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.ctx.bind_to_thread();
+        let _ = self.stream.synchronize();
+        for (_, v) in pool.drain() {
+            for p in v {
+                // SAFETY: pooled pointers came from cuMemAlloc, are owned by the pool alone
+                // (their DevBuf was dropped) and the stream is idle (synchronized above).
+                let _ = unsafe { cudarc::driver::result::free_sync(p) };
+            }
+        }
+    }
+
+    fn alloc_inner(self: &Arc<Self>, bytes: usize, pooled: bool) -> Result<DevBuf> {
         if bytes == 0 {
             return Ok(DevBuf {
                 ptr: 0,
                 bytes: 0,
+                cap: 0,
+                pooled: false,
                 dev: self.clone(),
             });
         }
@@ -332,6 +395,8 @@ impl CudaDevice {
             Ok(ptr) => Ok(DevBuf {
                 ptr,
                 bytes,
+                cap: bytes,
+                pooled,
                 dev: self.clone(),
             }),
             Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY => Err(CudaError::OutOfMemory {
@@ -490,6 +555,8 @@ impl Arg {
 pub struct DevBuf {
     ptr: u64,
     bytes: usize,
+    cap: usize,
+    pooled: bool,
     dev: Arc<CudaDevice>,
 }
 
@@ -574,6 +641,16 @@ impl DevView {
 impl Drop for DevBuf {
     fn drop(&mut self) {
         if self.ptr == 0 {
+            return;
+        }
+        if self.pooled {
+            self.dev
+                .pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(self.cap)
+                .or_default()
+                .push(self.ptr);
             return;
         }
         let _ = self.dev.ctx.bind_to_thread();

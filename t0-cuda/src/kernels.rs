@@ -86,11 +86,17 @@ pub enum Kernel {
     Bf16ToF32,
     /// Hash-based uniform random bf16 values.
     InitUniform,
+    /// Feed-forward activation in place (f32).
+    ActF32,
+    /// `x *= s` (f32).
+    ScaleF32,
+    /// Weight upload: f32/bf16 staging rows to strided bf16 rows.
+    ConvertRows,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 15] = [
+    pub const ALL: [Kernel; 18] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -106,6 +112,9 @@ impl Kernel {
         Kernel::F32ToBf16,
         Kernel::Bf16ToF32,
         Kernel::InitUniform,
+        Kernel::ActF32,
+        Kernel::ScaleF32,
+        Kernel::ConvertRows,
     ];
 
     /// The module that holds it.
@@ -135,6 +144,9 @@ impl Kernel {
             Kernel::F32ToBf16 => "f32_to_bf16",
             Kernel::Bf16ToF32 => "bf16_to_f32",
             Kernel::InitUniform => "init_uniform_bf16",
+            Kernel::ActF32 => "act_f32",
+            Kernel::ScaleF32 => "scale_f32",
+            Kernel::ConvertRows => "convert_rows_bf16",
         }
     }
 

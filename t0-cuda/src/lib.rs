@@ -14,11 +14,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod ops;
 pub mod reference;
 
+pub use backend::CudaBackend;
 pub use device::{CudaDevice, DevBuf, DevView, device_available};
 pub use error::{CudaError, Result};

@@ -252,10 +252,15 @@ pub struct Attention {
     pub o_st: Strides,
     /// Valid keys per key batch (i32), or null for all `lk`.
     pub key_len: DevView,
-    /// `[heads][2R+1]` f32 relative-position bias, or null.
+    /// `[heads][bias_w]` f32 relative-position bias, or null: key j of a query at reference
+    /// position `qref` adds `bias[h][clamp(j - qref + bias_r, 0, bias_w - 1)]`.
     pub bias: DevView,
-    /// R of the bias table.
+    /// Offset of relative distance 0 in a bias row.
     pub bias_r: usize,
+    /// Width of a bias row.
+    pub bias_w: usize,
+    /// `qref` is the query's position (`q_offset + i`, or `*pos`) when true, its row `i` else.
+    pub bias_qpos: bool,
     /// Mask keys after the query position.
     pub causal: bool,
     /// Position of query row 0.
@@ -308,7 +313,10 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
         need(at.key_len, kv_batches * 4, "attention key_len")?;
     }
     if !at.bias.is_null() {
-        need(at.bias, heads * (2 * at.bias_r + 1) * 4, "attention bias")?;
+        if at.bias_w == 0 {
+            return Err(CudaError::Shape("attention bias of width 0".into()));
+        }
+        need(at.bias, heads * at.bias_w * 4, "attention bias")?;
     }
     let decode = !at.pos.is_null();
     if decode {
@@ -364,6 +372,8 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             Arg::P(at.key_len.ptr()),
             Arg::P(at.bias.ptr()),
             Arg::I(i32_of(at.bias_r, "bias R")?),
+            Arg::I(i32_of(at.bias_w, "bias W")?),
+            Arg::I(at.bias_qpos as i32),
             Arg::I(at.causal as i32),
             Arg::I(i32_of(at.q_offset, "q_offset")?),
             Arg::I(i32_of(at.kv_div, "kv_div")?),
@@ -400,6 +410,8 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             Arg::P(at.key_len.ptr()),
             Arg::P(at.bias.ptr()),
             Arg::I(i32_of(at.bias_r, "bias R")?),
+            Arg::I(i32_of(at.bias_w, "bias W")?),
+            Arg::I(at.bias_qpos as i32),
             Arg::I(i32_of(at.kv_div, "kv_div")?),
             Arg::I(i32_of(dh, "dh")?),
             Arg::P(nk),
@@ -526,8 +538,8 @@ pub fn log_softmax_gather(
     )
 }
 
-/// Greedy step over `rows` rows of logits (see the kernel): `next[r] = argmax`, optional
-/// finished flags and token history at column `*pos`.
+/// Greedy step over `rows` rows of logits (see the kernel): `next[r] = argmax` (column
+/// `suppress` excluded), optional finished flags and token history at column `*pos`.
 #[allow(clippy::too_many_arguments)]
 pub fn argmax_step(
     dev: &CudaDevice,
@@ -538,6 +550,7 @@ pub fn argmax_step(
     done: DevView,
     eos: u32,
     pad: u32,
+    suppress: Option<u32>,
 ) -> Result<()> {
     if rows == 0 {
         return Ok(());
@@ -570,6 +583,7 @@ pub fn argmax_step(
             Arg::P(done.ptr()),
             Arg::I(eos as i32),
             Arg::I(pad as i32),
+            Arg::I(suppress.map_or(-1, |s| s.min(i32::MAX as u32) as i32)),
         ],
     )
 }
@@ -640,6 +654,103 @@ pub fn init_uniform_bf16(
             Arg::L(n as i64),
             Arg::U(seed),
             Arg::F(scale),
+        ],
+    )
+}
+
+/// The feed-forward activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `max(x, 0)`.
+    Relu,
+    /// tanh GELU.
+    GeluTanh,
+    /// SiLU.
+    Silu,
+}
+
+/// `gate = act(gate) * up` (or `act(gate)` without `up`) over `n` f32.
+pub fn act(dev: &CudaDevice, gate: DevView, up: Option<DevView>, n: usize, act: Act) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(gate, n * 4, "act gate")?;
+    let up = match up {
+        Some(u) => {
+            need(u, n * 4, "act up")?;
+            u.ptr()
+        }
+        None => 0,
+    };
+    let code = match act {
+        Act::Relu => 0,
+        Act::GeluTanh => 1,
+        Act::Silu => 2,
+    };
+    dev.launch(
+        Kernel::ActF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(gate.ptr()),
+            Arg::P(up),
+            Arg::L(n as i64),
+            Arg::I(code),
+        ],
+    )
+}
+
+/// `x *= s` over `n` f32.
+pub fn scale(dev: &CudaDevice, x: DevView, n: usize, s: f32) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(x, n * 4, "scale x")?;
+    dev.launch(
+        Kernel::ScaleF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[Arg::P(x.ptr()), Arg::L(n as i64), Arg::F(s)],
+    )
+}
+
+/// Converts `rows` rows of `cols` values (f32, or bf16 when `in_bf16`) from `src` into bf16
+/// rows of `dst` with row stride `out_ld` elements.
+pub fn convert_rows(
+    dev: &CudaDevice,
+    src: DevView,
+    in_bf16: bool,
+    dst: DevView,
+    (rows, cols, out_ld): (usize, usize, usize),
+) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    if out_ld < cols {
+        return Err(CudaError::Shape(format!(
+            "convert_rows: ld {out_ld} < cols {cols}"
+        )));
+    }
+    need(
+        src,
+        rows * cols * if in_bf16 { 2 } else { 4 },
+        "convert_rows src",
+    )?;
+    need(dst, ((rows - 1) * out_ld + cols) * 2, "convert_rows dst")?;
+    dev.launch(
+        Kernel::ConvertRows,
+        (grid_for(rows * cols).min(8192), 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(src.ptr()),
+            Arg::I(in_bf16 as i32),
+            Arg::P(dst.ptr()),
+            Arg::L(rows as i64),
+            Arg::L(cols as i64),
+            Arg::L(out_ld as i64),
         ],
     )
 }

@@ -8,12 +8,16 @@ pub fn round_bf16(x: f32) -> f32 {
 
 /// bf16 bit patterns of `xs`.
 pub fn to_bf16_bits(xs: &[f32]) -> Vec<u16> {
-    xs.iter().map(|&x| half::bf16::from_f32(x).to_bits()).collect()
+    xs.iter()
+        .map(|&x| half::bf16::from_f32(x).to_bits())
+        .collect()
 }
 
 /// f32 values of bf16 bit patterns.
 pub fn from_bf16_bits(xs: &[u16]) -> Vec<f32> {
-    xs.iter().map(|&x| half::bf16::from_bits(x).to_f32()).collect()
+    xs.iter()
+        .map(|&x| half::bf16::from_bits(x).to_f32())
+        .collect()
 }
 
 /// `‖got − want‖₂ / ‖want‖₂`; infinite if any value of `got` is not finite.
@@ -28,7 +32,11 @@ pub fn rel_err(got: &[f32], want: &[f64]) -> f64 {
         num += (g as f64 - w).powi(2);
         den += w * w;
     }
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
 }
 
 /// HF's tanh GELU ("gelu_new").
@@ -71,7 +79,9 @@ pub fn rmsnorm(x: &[f32], w: &[f32], d: usize, eps: f64) -> Vec<f64> {
 
 /// Attention over dense `[batch][len][heads][dh]` tensors (keys/values with `kv_batches`
 /// batches, query batch b using key batch b / kv_div), T5 style (no scaling), with an
-/// optional `[heads][2R+1]` bias table, key lengths and causal mask. Fully masked rows give 0.
+/// optional bias `(table [heads][w], r, w, qpos)`: key j of query row i adds
+/// `table[h][clamp(j - qref + r, 0, w - 1)]` with qref = q_offset + i when `qpos`, else i;
+/// key lengths and causal mask. Fully masked rows give 0.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     q: &[f32],
@@ -79,7 +89,7 @@ pub fn attention(
     v: &[f32],
     (batch, heads, dh, lq, lk): (usize, usize, usize, usize, usize),
     key_len: Option<&[i32]>,
-    bias: Option<(&[f32], usize)>,
+    bias: Option<(&[f32], usize, usize, bool)>,
     causal: bool,
     q_offset: usize,
     kv_div: usize,
@@ -101,9 +111,10 @@ pub fn attention(
                         acc += q[((b * lq + i) * heads + h) * dh + d] as f64
                             * k[((kb * lk + j) * heads + h) * dh + d] as f64;
                     }
-                    if let Some((tab, r)) = bias {
-                        let rel = (j as i64 - qp as i64).clamp(-(r as i64), r as i64);
-                        acc += tab[h * (2 * r + 1) + (rel + r as i64) as usize] as f64;
+                    if let Some((tab, r, w, qpos)) = bias {
+                        let qref = if qpos { qp } else { i } as i64;
+                        let bi = (j as i64 - qref + r as i64).clamp(0, w as i64 - 1);
+                        acc += tab[h * w + bi as usize] as f64;
                     }
                     *sj = acc;
                 }
@@ -134,9 +145,16 @@ pub fn log_softmax_gather(logits: &[f32], vocab: usize, target: &[i32]) -> Vec<f
         .chunks(vocab)
         .zip(target)
         .map(|(row, &t)| {
-            let mx = row.iter().map(|&x| x as f64).fold(f64::NEG_INFINITY, f64::max);
+            let mx = row
+                .iter()
+                .map(|&x| x as f64)
+                .fold(f64::NEG_INFINITY, f64::max);
             let lse = mx + row.iter().map(|&x| (x as f64 - mx).exp()).sum::<f64>().ln();
-            if t < 0 { 0.0 } else { row[t as usize] as f64 - lse }
+            if t < 0 {
+                0.0
+            } else {
+                row[t as usize] as f64 - lse
+            }
         })
         .collect()
 }
@@ -199,7 +217,17 @@ mod tests {
 
     #[test]
     fn fully_masked_rows_are_zero() {
-        let o = attention(&[1.0, 1.0], &[1.0, 1.0], &[5.0, 5.0], (1, 1, 2, 1, 1), Some(&[0]), None, false, 0, 1);
+        let o = attention(
+            &[1.0, 1.0],
+            &[1.0, 1.0],
+            &[5.0, 5.0],
+            (1, 1, 2, 1, 1),
+            Some(&[0]),
+            None,
+            false,
+            0,
+            1,
+        );
         assert_eq!(o, vec![0.0, 0.0]);
     }
 

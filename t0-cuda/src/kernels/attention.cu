@@ -1,7 +1,8 @@
 // Attention with T5's relative position bias (no 1/sqrt(d) scaling). Element (b, i, h, d) of
 // Q lives at Q[b * q_bs + i * q_rs + h * dh + d]; K, V, O alike (K and V share strides). The
 // key batch of query batch b is b / kv_div (choices sharing one encoded input). `bias` (may be
-// null) is a [heads][2R+1] table indexed by clamp(key_pos - query_pos, -R, R) + R. Keys at or
+// null) is a [heads][W] f32 table indexed by clamp(j - qref + R, 0, W - 1) for key j, where
+// qref is the query's position (q_offset + i) when bias_qpos != 0, else its row i. Keys at or
 // past key_len[b / kv_div] (when key_len is not null) and, when causal, keys after the query
 // position q_offset + i are masked. A row with every key masked outputs zeros.
 
@@ -13,7 +14,8 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
     const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
     long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
-    const float* __restrict__ bias, int bias_R, int causal, int q_offset, int kv_div) {
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
+    int q_offset, int kv_div) {
     __shared__ __align__(16) u16 sQ[64 * FA_S];
     __shared__ __align__(16) u16 sK[64 * FA_S];
     __shared__ __align__(16) u16 sV[64 * FA_S];
@@ -44,7 +46,8 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     if (causal) kmax = min(kmax, q_offset + q0 + 64);
     const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
     const int p0 = q_offset + r0, p1 = q_offset + r1;
-    const float* brow = bias ? bias + (long long)h * (2 * bias_R + 1) + bias_R : 0;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    const int br0 = bias_R - (bias_qpos ? p0 : r0), br1 = bias_R - (bias_qpos ? p1 : r1);
 
     float o[8][4];
 #pragma unroll
@@ -95,9 +98,9 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
                 float v = s[nt][e];
                 bool ok = j < klen && (!causal || j <= p);
                 if (brow) {
-                    int rel = j - p;
-                    rel = rel < -bias_R ? -bias_R : (rel > bias_R ? bias_R : rel);
-                    v += brow[rel];
+                    int bi = j + ((e < 2) ? br0 : br1);
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    v += brow[bi];
                 }
                 v = ok ? v : -T0_INF;
                 s[nt][e] = v;
@@ -179,7 +182,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_rows(
     const u16* __restrict__ Q, long long q_bs, long long q_rs, u16* Kp, u16* Vp, long long kv_bs,
     long long kv_rs, u16* __restrict__ O, long long o_bs, long long o_rs, int Lq, int Lk,
     const int* __restrict__ pos, int q_offset, int causal, const int* __restrict__ key_len,
-    const float* __restrict__ bias, int bias_R, int kv_div, int dh, const u16* __restrict__ new_k,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int kv_div, int dh,
+    const u16* __restrict__ new_k,
     const u16* __restrict__ new_v, long long new_bs) {
     extern __shared__ float sh[];
     float* sc = sh + 32 + 4 * 256;  // scores
@@ -216,7 +220,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_rows(
         qa[u] = lo_f(w);
         qb2[u] = hi_f(w);
     }
-    const float* brow = bias ? bias + (long long)h * (2 * bias_R + 1) + bias_R : 0;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    const int bref = bias_R - (bias_qpos ? qp : i);
     for (int j = warp; j < kend; j += 4) {
         const u16* kr = Kb + (long long)j * kv_rs;
         float s = 0.0f;
@@ -231,9 +236,9 @@ extern "C" __global__ void __launch_bounds__(128) attn_rows(
         }
         s = warp_sum(s);
         if (brow) {
-            int rel = j - qp;
-            rel = rel < -bias_R ? -bias_R : (rel > bias_R ? bias_R : rel);
-            s += brow[rel];
+            int bi = j + bref;
+            bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+            s += brow[bi];
         }
         if (lane == 0) sc[j] = s;
     }

@@ -68,12 +68,14 @@ extern "C" __global__ void __launch_bounds__(256) log_softmax_gather(
     }
 }
 
-// Greedy step: tok = argmax(logits[b, :]) (lowest index on ties; NaN never wins). If done is
+// Greedy step: tok = argmax(logits[b, :]) (lowest index on ties; NaN never wins; column
+// `suppress` skipped when >= 0). If done is
 // not null, finished rows emit `pad` and done[b] |= (tok == eos). next[b] = tok; when hist is
 // not null, hist[b * hist_stride + *pos] = tok. One block (256 threads) per row.
 extern "C" __global__ void __launch_bounds__(256) argmax_step(
     const float* __restrict__ logits, int V, int* __restrict__ next, int* __restrict__ hist,
-    int hist_stride, const int* __restrict__ pos, int* __restrict__ done, int eos, int pad) {
+    int hist_stride, const int* __restrict__ pos, int* __restrict__ done, int eos, int pad,
+    int suppress) {
     __shared__ float sv[256];
     __shared__ int si[256];
     const long long b = blockIdx.x;
@@ -82,7 +84,7 @@ extern "C" __global__ void __launch_bounds__(256) argmax_step(
     int bi = 0x7fffffff;
     for (int j = threadIdx.x; j < V; j += blockDim.x) {
         const float v = lr[j];
-        if (v > best) {
+        if (v > best && j != suppress) {
             best = v;
             bi = j;
         }
@@ -150,5 +152,39 @@ extern "C" __global__ void init_uniform_bf16(u16* __restrict__ out, long long n,
         const u32 h = hash32((u32)i ^ hash32(seed + (u32)(i >> 32) * 0x9e3779b9u));
         const float u = (float)(h >> 8) * (1.0f / 16777216.0f);
         out[i] = f2bf((2.0f * u - 1.0f) * scale);
+    }
+}
+
+// Feed-forward activation in place: gate = act(gate) * up (up may be null: gate = act(gate)).
+// act: 0 relu, 1 gelu_tanh, 2 silu.
+extern "C" __global__ void act_f32(float* __restrict__ gate, const float* __restrict__ up,
+                                   long long n, int act) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const float g = gate[i];
+        float a = act == 0 ? fmaxf(g, 0.0f) : (act == 1 ? gelu_tanh(g) : silu(g));
+        if (up) a *= up[i];
+        gate[i] = a;
+    }
+}
+
+// x *= s over n floats.
+extern "C" __global__ void scale_f32(float* __restrict__ x, long long n, float s) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        x[i] *= s;
+}
+
+// Weight upload: converts `rows` rows of `cols` (f32 when in_bf16 == 0, else bf16) from a
+// staging buffer into bf16 rows of the destination with row stride out_ld elements.
+extern "C" __global__ void convert_rows_bf16(const void* __restrict__ in, int in_bf16,
+                                             u16* __restrict__ out, long long rows, long long cols,
+                                             long long out_ld) {
+    const long long n = rows * cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const long long r = i / cols, c = i - r * cols;
+        const u16 v = in_bf16 ? ((const u16*)in)[i] : f2bf(((const float*)in)[i]);
+        out[r * out_ld + c] = v;
     }
 }
