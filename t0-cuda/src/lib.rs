@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod device;
+pub mod engine;
 pub mod error;
 pub mod kernels;
 pub mod ops;
@@ -23,4 +24,5 @@ pub mod reference;
 
 pub use backend::CudaBackend;
 pub use device::{CudaDevice, DevBuf, DevView, device_available};
+pub use engine::CudaT5;
 pub use error::{CudaError, Result};

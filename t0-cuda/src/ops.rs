@@ -342,6 +342,7 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
         None => (0, 0, 0),
     };
     let flash_ok = dh == 64
+        && lq >= 2
         && !decode
         && !at.force_rows
         && [at.q_st, at.kv_st, at.o_st]
