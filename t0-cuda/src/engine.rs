@@ -835,6 +835,7 @@ pub struct DecodeState {
     q: DevBuf,
     ff: DevBuf,
     logits: DevBuf,
+    graph: Option<cudarc::driver::CudaGraph>,
 }
 
 impl DecodeState {
@@ -845,18 +846,9 @@ impl DecodeState {
         let (d, inner, v) = (m.cfg.d_model, m.inner, m.cfg.vocab_size);
         let cap = cap.max(1);
         let tok = dev.alloc(b * 4)?;
-        dev.upload(&tok, 0, &vec![m.cfg.decoder_start_token_id as i32; b])?;
         let pos = dev.alloc(4)?;
-        dev.upload(&pos, 0, &[0i32])?;
         let hist = dev.alloc(b * cap * 4)?;
-        dev.memset(&hist, 0, b * cap * 4, 0)?;
-        let done = if stop_at_eos {
-            let dn = dev.alloc(b * 4)?;
-            dev.memset(&dn, 0, b * 4, 0)?;
-            Some(dn)
-        } else {
-            None
-        };
+        let done = if stop_at_eos { Some(dev.alloc(b * 4)?) } else { None };
         let mut kc = Vec::new();
         let mut vc = Vec::new();
         for _ in &m.dec {
@@ -879,7 +871,25 @@ impl DecodeState {
             q: dev.alloc(b * inner * 2)?,
             ff: dev.alloc(b * m.cfg.d_ff * 2)?,
             logits: dev.alloc(b * v * 4)?,
+            graph: None,
         })
+        .and_then(|st| {
+            st.reset(m)?;
+            Ok(st)
+        })
+    }
+
+    /// Back to the start of a generation (decoder start token at position 0); the caches
+    /// and a captured graph are kept.
+    pub fn reset(&self, m: &CudaT5) -> Result<()> {
+        let dev = &m.dev;
+        dev.upload(&self.tok, 0, &vec![m.cfg.decoder_start_token_id as i32; self.batch])?;
+        dev.upload(&self.pos, 0, &[0i32])?;
+        dev.memset(&self.hist, 0, self.hist.bytes(), 0)?;
+        if let Some(dn) = &self.done {
+            dev.memset(dn, 0, dn.bytes(), 0)?;
+        }
+        dev.synchronize()
     }
 
     /// Queues one decode step (all positions read from device memory).
@@ -1042,19 +1052,24 @@ impl DecodeState {
         let dev = &m.dev;
         let check_every = 8;
         if graph && steps > 0 {
-            let stream = dev.stream();
-            stream
-                .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
-                .map_err(drv("beginning graph capture"))?;
-            let r = self.step(m, enc);
-            let g = stream
-                .end_capture(CUgraphInstantiate_flags(0))
-                .map_err(drv("ending graph capture"))?;
-            r?;
-            let g = g.ok_or_else(|| CudaError::Driver {
-                what: "capturing the decode step".into(),
-                error: "empty graph".into(),
-            })?;
+            if self.graph.is_none() {
+                // Every module must be loaded before capture (no compilation inside a capture).
+                dev.warm_up()?;
+                let stream = dev.stream();
+                stream
+                    .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
+                    .map_err(drv("beginning graph capture"))?;
+                let r = self.step(m, enc);
+                let g = stream
+                    .end_capture(CUgraphInstantiate_flags(0))
+                    .map_err(drv("ending graph capture"))?;
+                r?;
+                self.graph = Some(g.ok_or_else(|| CudaError::Driver {
+                    what: "capturing the decode step".into(),
+                    error: "empty graph".into(),
+                })?);
+            }
+            let g = self.graph.as_ref().expect("captured above");
             for s in 0..steps {
                 g.launch().map_err(drv("launching the decode graph"))?;
                 if self.done.is_some() && (s + 1) % check_every == 0 && self.all_done(dev)? {

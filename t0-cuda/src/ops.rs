@@ -420,6 +420,11 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             Arg::L(nbs as i64),
         ]);
         let rows = batch.checked_mul(lq).ok_or_else(ov)?;
+        if rows > 65535 {
+            return Err(CudaError::Shape(format!(
+                "row-wise attention over {rows} query rows (at most 65535)"
+            )));
+        }
         dev.launch(
             Kernel::AttnRows,
             (heads as u32, i32_of(rows, "batch * lq")? as u32, 1),

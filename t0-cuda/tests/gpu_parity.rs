@@ -80,14 +80,13 @@ fn margin_at(m: &T5Model<CpuBackend>, input: &[u32], prefix: &[u32], vocab: usiz
 
 #[test]
 fn cuda_backend_matches_cpu_backend_on_fixture_models() {
-    let be = match CudaBackend::new(0) {
-        Ok(b) => b,
+    let dev = match t0_cuda::CudaDevice::new(0) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("skipped: {e}");
             return;
         }
     };
-    drop(be);
     let Some(dir) = fixtures() else { return };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -107,7 +106,7 @@ fn cuda_backend_matches_cpu_backend_on_fixture_models() {
                 .unwrap();
         let st = SafeTensors::parse(&bytes).unwrap();
         let cpu = T5Model::load(CpuBackend::new(), &st, &cfg).unwrap();
-        let gpu = T5Model::load(CudaBackend::new(0).unwrap(), &st, &cfg).unwrap();
+        let gpu = T5Model::load(CudaBackend::on(dev.clone()), &st, &cfg).unwrap();
         let inputs = ids_of(&reference["inputs"]);
         let decs = ids_of(&reference["decoder_ids"]);
         let (mut we, mut wl, mut ws) = (0f64, 0f64, 0f64);
