@@ -24,11 +24,12 @@ pub struct CudaDevice {
     cc: (i32, i32),
     name: String,
     sm_count: i32,
-    modules: Mutex<[Option<Arc<CudaModule>>; 3]>,
+    modules: Mutex<[Option<Arc<CudaModule>>; 4]>,
     funcs: Mutex<HashMap<Kernel, CudaFunction>>,
     /// Freed pooled allocations by size, reused without a driver call (all work is on one
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
+    wgmma_verified: std::sync::OnceLock<bool>,
 }
 
 impl Drop for CudaDevice {
@@ -150,7 +151,15 @@ impl CudaDevice {
     /// this returns [`CudaError::BackendUnavailable`] (never panics).
     pub fn new(ordinal: usize) -> Result<Arc<Self>> {
         probe_libraries()?;
-        guarded(|| Self::open(ordinal))
+        let dev = guarded(|| Self::open(ordinal))?;
+        if dev.has_wgmma() {
+            let ok = crate::ops::wgmma_self_check(&dev).unwrap_or_else(|e| {
+                eprintln!("t0-cuda: wgmma self-check error: {e}");
+                false
+            });
+            dev.set_wgmma_checked(ok);
+        }
+        Ok(dev)
     }
 
     fn open(ordinal: usize) -> Result<Arc<Self>> {
@@ -187,9 +196,10 @@ impl CudaDevice {
             cc,
             name,
             sm_count,
-            modules: Mutex::new([None, None, None]),
+            modules: Mutex::new([None, None, None, None]),
             funcs: Mutex::new(HashMap::new()),
             pool: Mutex::new(HashMap::new()),
+            wgmma_verified: std::sync::OnceLock::new(),
         }))
     }
 
@@ -241,7 +251,17 @@ impl CudaDevice {
         if let Some(md) = &mods[m.index()] {
             return Ok(md.clone());
         }
-        let ptx = compile_module(m, self.arch)?;
+        let arch = if m == Module::GemmSm90 {
+            if self.cc != (9, 0) {
+                return Err(CudaError::BackendUnavailable(
+                    "the wgmma GEMM needs compute capability 9.0".into(),
+                ));
+            }
+            "compute_90a"
+        } else {
+            self.arch
+        };
+        let ptx = compile_module(m, arch)?;
         let md = self
             .ctx
             .load_module(ptx)
@@ -250,12 +270,34 @@ impl CudaDevice {
         Ok(md)
     }
 
-    /// Compiles every module now (instead of on first use).
+    /// Compiles every module this device can use now (instead of on first use).
     pub fn warm_up(&self) -> Result<()> {
         for k in Kernel::ALL {
+            if k.module() == Module::GemmSm90 && !self.has_wgmma() {
+                continue;
+            }
             self.function(k)?;
         }
         Ok(())
+    }
+
+    /// Whether the Hopper wgmma GEMM may be tried: compute capability 9.0 and not disabled by
+    /// `T0_CUDA_WGMMA=0`. [`CudaDevice::new`] then checks it once against the mma.sync GEMM
+    /// on random products; automatic kernel choice uses it only if that check passed.
+    pub fn has_wgmma(&self) -> bool {
+        self.cc == (9, 0) && !std::env::var("T0_CUDA_WGMMA").is_ok_and(|v| v == "0")
+    }
+
+    /// Outcome of the wgmma self-check (`None`: not run, e.g. not a Hopper device).
+    pub fn wgmma_checked(&self) -> Option<bool> {
+        self.wgmma_verified.get().copied()
+    }
+
+    pub(crate) fn set_wgmma_checked(&self, ok: bool) {
+        let _ = self.wgmma_verified.set(ok);
+        if !ok {
+            eprintln!("t0-cuda: the wgmma GEMM failed its self-check; using the mma.sync GEMM");
+        }
     }
 
     /// The kernel's function handle (compiling its module first if needed).

@@ -848,7 +848,11 @@ impl DecodeState {
         let tok = dev.alloc(b * 4)?;
         let pos = dev.alloc(4)?;
         let hist = dev.alloc(b * cap * 4)?;
-        let done = if stop_at_eos { Some(dev.alloc(b * 4)?) } else { None };
+        let done = if stop_at_eos {
+            Some(dev.alloc(b * 4)?)
+        } else {
+            None
+        };
         let mut kc = Vec::new();
         let mut vc = Vec::new();
         for _ in &m.dec {
@@ -883,7 +887,11 @@ impl DecodeState {
     /// and a captured graph are kept.
     pub fn reset(&self, m: &CudaT5) -> Result<()> {
         let dev = &m.dev;
-        dev.upload(&self.tok, 0, &vec![m.cfg.decoder_start_token_id as i32; self.batch])?;
+        dev.upload(
+            &self.tok,
+            0,
+            &vec![m.cfg.decoder_start_token_id as i32; self.batch],
+        )?;
         dev.upload(&self.pos, 0, &[0i32])?;
         dev.memset(&self.hist, 0, self.hist.bytes(), 0)?;
         if let Some(dn) = &self.done {

@@ -12,6 +12,12 @@ pub const GEMM_SRC: &str = include_str!("kernels/gemm.cu");
 pub const ATTENTION_SRC: &str = include_str!("kernels/attention.cu");
 /// Norms, gathers, softmax, argmax, conversions.
 pub const ELEMENTWISE_SRC: &str = include_str!("kernels/elementwise.cu");
+/// Hopper-only GEMM (wgmma), compiled for `compute_90a` on devices of compute capability 9.0.
+pub const GEMM_SM90_SRC: &str = include_str!("kernels/gemm_sm90.cu");
+
+/// Dynamic shared memory of the wgmma GEMM: 4 stages of (128 + 256) rows x 128 bytes, plus
+/// 1 KiB for aligning the swizzled tiles.
+pub const WGMMA_SMEM: u32 = 4 * 384 * 128 + 1024;
 
 /// A compilation unit: compiled by NVRTC on first use, once per device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,11 +28,18 @@ pub enum Module {
     Attention,
     /// [`ELEMENTWISE_SRC`].
     Elementwise,
+    /// [`GEMM_SM90_SRC`] (compute capability 9.0 only).
+    GemmSm90,
 }
 
 impl Module {
     /// Every module.
-    pub const ALL: [Module; 3] = [Module::Gemm, Module::Attention, Module::Elementwise];
+    pub const ALL: [Module; 4] = [
+        Module::Gemm,
+        Module::Attention,
+        Module::Elementwise,
+        Module::GemmSm90,
+    ];
 
     /// Index into per-device caches.
     pub fn index(self) -> usize {
@@ -39,6 +52,7 @@ impl Module {
             Module::Gemm => "gemm",
             Module::Attention => "attention",
             Module::Elementwise => "elementwise",
+            Module::GemmSm90 => "gemm_sm90",
         }
     }
 
@@ -48,6 +62,7 @@ impl Module {
             Module::Gemm => GEMM_SRC,
             Module::Attention => ATTENTION_SRC,
             Module::Elementwise => ELEMENTWISE_SRC,
+            Module::GemmSm90 => GEMM_SM90_SRC,
         };
         format!("{COMMON}\n{body}")
     }
@@ -92,11 +107,13 @@ pub enum Kernel {
     ScaleF32,
     /// Weight upload: f32/bf16 staging rows to strided bf16 rows.
     ConvertRows,
+    /// 128x256-tile wgmma GEMM (sm_90a only).
+    GemmWgmma,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 18] = [
+    pub const ALL: [Kernel; 19] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -115,6 +132,7 @@ impl Kernel {
         Kernel::ActF32,
         Kernel::ScaleF32,
         Kernel::ConvertRows,
+        Kernel::GemmWgmma,
     ];
 
     /// The module that holds it.
@@ -122,6 +140,7 @@ impl Kernel {
         match self {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
+            Kernel::GemmWgmma => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -147,6 +166,7 @@ impl Kernel {
             Kernel::ActF32 => "act_f32",
             Kernel::ScaleF32 => "scale_f32",
             Kernel::ConvertRows => "convert_rows_bf16",
+            Kernel::GemmWgmma => "gemm_bf16_wgmma",
         }
     }
 
@@ -154,6 +174,7 @@ impl Kernel {
     pub(crate) fn max_dynamic_smem(self) -> Option<i32> {
         match self {
             Kernel::GemmL => Some(61440),
+            Kernel::GemmWgmma => Some(WGMMA_SMEM as i32),
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }

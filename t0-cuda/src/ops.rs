@@ -62,6 +62,8 @@ pub enum GemmKernel {
     Gemv,
     /// Scalar fallback.
     Simple,
+    /// 128x256 wgmma tiles (compute capability 9.0).
+    Wgmma,
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -133,7 +135,13 @@ pub fn gemm(
         GemmKernel::Auto if !aligned => GemmKernel::Simple,
         GemmKernel::Auto if m == 1 => GemmKernel::Gemv,
         GemmKernel::Auto if m <= 64 => GemmKernel::Small,
+        GemmKernel::Auto if dev.wgmma_checked() == Some(true) && m >= 128 => GemmKernel::Wgmma,
         GemmKernel::Auto => GemmKernel::Large,
+        GemmKernel::Wgmma if !dev.has_wgmma() => {
+            return Err(CudaError::BackendUnavailable(
+                "the wgmma GEMM needs compute capability 9.0".into(),
+            ));
+        }
         GemmKernel::Simple => GemmKernel::Simple,
         other if !aligned => {
             return Err(CudaError::Shape(format!(
@@ -155,8 +163,7 @@ pub fn gemm(
     ];
     match kernel {
         GemmKernel::Gemv => {
-            let warps = n.div_ceil(2);
-            let blocks = warps.div_ceil(8) as u32;
+            let blocks = n.div_ceil(4) as u32;
             dev.launch(
                 Kernel::Gemv,
                 (blocks, 1, 1),
@@ -179,11 +186,11 @@ pub fn gemm(
             args.extend([Arg::I(mi), Arg::I(ni), Arg::I(ki), Arg::I(epi.code())]);
             dev.launch(Kernel::GemmSimple, (gx, m as u32, 1), (128, 1, 1), 0, &args)
         }
-        GemmKernel::Large | GemmKernel::Small => {
-            let (bm, bn, threads, smem, kid) = if kernel == GemmKernel::Large {
-                (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL)
-            } else {
-                (32, 64, 128, 30720, Kernel::GemmS)
+        GemmKernel::Large | GemmKernel::Small | GemmKernel::Wgmma => {
+            let (bm, bn, threads, smem, kid) = match kernel {
+                GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
+                GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
+                _ => (32, 64, 128, 30720, Kernel::GemmS),
             };
             let tiles = m.div_ceil(bm) * n.div_ceil(bn);
             let target = 2 * dev.sm_count().max(1) as usize;
@@ -211,6 +218,60 @@ pub fn gemm(
         }
         GemmKernel::Auto => unreachable!("resolved above"),
     }
+}
+
+/// Compares the wgmma GEMM with the mma.sync GEMM on random products (with ragged tails);
+/// true when they agree to 1e-3 relative (both accumulate in f32).
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<bool> {
+    for &(m, n, k) in &[(200usize, 300usize, 136usize), (256, 512, 1024)] {
+        let a = dev.alloc(m * k * 2)?;
+        let w = dev.alloc(n * k * 2)?;
+        let c1 = dev.alloc(m * n * 4)?;
+        let c2 = dev.alloc(m * n * 4)?;
+        init_uniform_bf16(dev, a.view(), m * k, 17, 1.0)?;
+        init_uniform_bf16(dev, w.view(), n * k, 23, 0.1)?;
+        dev.memset(&c2, 0, m * n * 4, 0xff)?;
+        gemm(
+            dev,
+            a.view(),
+            k,
+            w.view(),
+            k,
+            c1.view(),
+            n,
+            (m, n, k),
+            Epilogue::F32,
+            GemmKernel::Large,
+        )?;
+        gemm(
+            dev,
+            a.view(),
+            k,
+            w.view(),
+            k,
+            c2.view(),
+            n,
+            (m, n, k),
+            Epilogue::F32,
+            GemmKernel::Wgmma,
+        )?;
+        let mut r1 = vec![0f32; m * n];
+        let mut r2 = vec![0f32; m * n];
+        dev.download(&c1, 0, &mut r1)?;
+        dev.download(&c2, 0, &mut r2)?;
+        let (mut num, mut den) = (0f64, 0f64);
+        for (x, y) in r2.iter().zip(&r1) {
+            if !x.is_finite() {
+                return Ok(false);
+            }
+            num += ((x - y) as f64).powi(2);
+            den += (*y as f64).powi(2);
+        }
+        if (num / den.max(1e-30)).sqrt() > 1e-3 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Layout of one attention operand: element (b, i, h, d) at `b * batch + i * row + h * dh + d`
@@ -394,7 +455,7 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
         {
             return Err(CudaError::Shape("attention strides must be even".into()));
         }
-        let smem = (32 + 1024 + lk) * 4;
+        let smem = (800 + lk) * 4;
         if smem > 200 * 1024 {
             return Err(CudaError::Shape(format!(
                 "row-wise attention over {lk} keys exceeds shared memory"
@@ -428,7 +489,7 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
         dev.launch(
             Kernel::AttnRows,
             (heads as u32, i32_of(rows, "batch * lq")? as u32, 1),
-            (128, 1, 1),
+            (256, 1, 1),
             smem as u32,
             &args,
         )

@@ -212,6 +212,52 @@ fn gemm_all_kernels_and_epilogues_match_f64() {
 }
 
 #[test]
+fn wgmma_gemm_matches_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    eprintln!("wgmma self-check at open: {:?}", dev.wgmma_checked());
+    let mut rng = Rng::new(9);
+    for &(m, n, k) in &[
+        (128usize, 256usize, 64usize),
+        (300, 520, 200),
+        (512, 1024, 1024),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let o = poisoned(&dev, m * n * 4);
+        ops::gemm(
+            &dev,
+            ab.view(),
+            k,
+            wb.view(),
+            k,
+            o.view(),
+            n,
+            (m, n, k),
+            Epilogue::F32,
+            GemmKernel::Wgmma,
+        )
+        .unwrap();
+        check(
+            &format!("gemm Wgmma f32 {m}x{n}x{k}"),
+            &down_f32(&dev, &o, m * n),
+            &want,
+            1e-4,
+        );
+    }
+    assert_eq!(
+        dev.wgmma_checked(),
+        Some(true),
+        "self-check disagreed with the f64 checks"
+    );
+}
+
+#[test]
 fn gemm_strided_operands() {
     let Some(dev) = device() else { return };
     let mut rng = Rng::new(2);

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use t0_core::config::T5Config;
+use t0_cuda::engine::DecodeState;
 use t0_cuda::ops::{self, Epilogue, GemmKernel};
 use t0_cuda::reference::Rng;
-use t0_cuda::engine::DecodeState;
 use t0_cuda::{CudaDevice, CudaT5, Result};
 
 fn cfg(name: &str) -> T5Config {

@@ -172,26 +172,27 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     }
 }
 
-// One block (128 threads) per (head, query row): any even head size up to 256, any Lk that
-// fits the dynamic shared memory (Lk floats). grid (heads, batch * Lq). With `pos` (not null)
-// the query sits at position *pos and attends keys 0..=*pos (decode over a KV cache: Lk is
-// then the cache capacity); with `new_k`/`new_v` (not null, Lq == 1) the current token's key
-// and value (element (b, h, d) at new_*[b * new_bs + h * dh + d]) are first written into the
-// cache at row *pos.
-extern "C" __global__ void __launch_bounds__(128) attn_rows(
+// One block (256 threads) per (head, query row): any even head size up to 256, any Lk that
+// fits the dynamic shared memory ((800 + Lk) floats). grid (heads, batch * Lq). Scores: one
+// key per thread; weighted sum: threads split into groups over keys, each thread owning two
+// columns, then a reduction over groups. With `pos` (not null) the query sits at position
+// *pos and attends keys 0..=*pos (decode over a KV cache: Lk is then the cache capacity);
+// with `new_k`/`new_v` (not null, Lq == 1) the current token's key and value (element
+// (b, h, d) at new_*[b * new_bs + h * dh + d]) are first written into the cache at row *pos.
+extern "C" __global__ void __launch_bounds__(256) attn_rows(
     const u16* __restrict__ Q, long long q_bs, long long q_rs, u16* Kp, u16* Vp, long long kv_bs,
     long long kv_rs, u16* __restrict__ O, long long o_bs, long long o_rs, int Lq, int Lk,
     const int* __restrict__ pos, int q_offset, int causal, const int* __restrict__ key_len,
     const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int kv_div, int dh,
-    const u16* __restrict__ new_k,
-    const u16* __restrict__ new_v, long long new_bs) {
+    const u16* __restrict__ new_k, const u16* __restrict__ new_v, long long new_bs) {
     extern __shared__ float sh[];
-    float* sc = sh + 32 + 4 * 256;  // scores
-    float* red = sh;                 // 32 floats
-    float* part = sh + 32;           // [4 warps][256]
+    float* red = sh;          // 32
+    float* qs = sh + 32;      // 256
+    float* part = sh + 288;   // 512
+    float* sc = sh + 800;     // Lk
     const int h = blockIdx.x, b = blockIdx.y / Lq, i = blockIdx.y % Lq;
     const int kvb = b / kv_div;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int tid = threadIdx.x;
     int qoff = q_offset, lk = Lk;
     if (pos) {
         qoff = *pos;
@@ -208,39 +209,28 @@ extern "C" __global__ void __launch_bounds__(128) attn_rows(
             Kb[(long long)qoff * kv_rs + d] = new_k[b * new_bs + h * dh + d];
             Vb[(long long)qoff * kv_rs + d] = new_v[b * new_bs + h * dh + d];
         }
-        __syncthreads();
     }
     const u16* q = Q + b * q_bs + (long long)i * q_rs + h * dh;
+    for (int d = tid; d < dh; d += blockDim.x) qs[d] = bf2f(q[d]);
+    __syncthreads();
     const int d2n = dh >> 1;
-    float qa[4], qb2[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-        const int d2 = lane + 32 * u;
-        u32 w = d2 < d2n ? *(const u32*)(q + 2 * d2) : 0u;
-        qa[u] = lo_f(w);
-        qb2[u] = hi_f(w);
-    }
     const float* brow = bias ? bias + (long long)h * bias_W : 0;
     const int bref = bias_R - (bias_qpos ? qp : i);
-    for (int j = warp; j < kend; j += 4) {
-        const u16* kr = Kb + (long long)j * kv_rs;
-        float s = 0.0f;
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int d2 = lane + 32 * u;
-            if (d2 < d2n) {
-                u32 w = *(const u32*)(kr + 2 * d2);
-                s = fmaf(qa[u], lo_f(w), s);
-                s = fmaf(qb2[u], hi_f(w), s);
-            }
+    for (int j = tid; j < kend; j += blockDim.x) {
+        const u32* kr = (const u32*)(Kb + (long long)j * kv_rs);
+        float s0 = 0.0f, s1 = 0.0f;
+        for (int d2 = 0; d2 < d2n; ++d2) {
+            const u32 w = kr[d2];
+            s0 = fmaf(qs[2 * d2], lo_f(w), s0);
+            s1 = fmaf(qs[2 * d2 + 1], hi_f(w), s1);
         }
-        s = warp_sum(s);
+        float s = s0 + s1;
         if (brow) {
             int bi = j + bref;
             bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
             s += brow[bi];
         }
-        if (lane == 0) sc[j] = s;
+        sc[j] = s;
     }
     __syncthreads();
     float mx = -T0_INF;
@@ -253,33 +243,25 @@ extern "C" __global__ void __launch_bounds__(128) attn_rows(
         sum += p;
     }
     sum = block_sum(sum, red);  // contains __syncthreads: sc[] complete afterwards
-    float acc0[4] = {0, 0, 0, 0}, acc1[4] = {0, 0, 0, 0};
-    for (int j = warp; j < kend; j += 4) {
-        const u16* vr = Vb + (long long)j * kv_rs;
-        const float p = sc[j];
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int d2 = lane + 32 * u;
-            if (d2 < d2n) {
-                u32 w = *(const u32*)(vr + 2 * d2);
-                acc0[u] = fmaf(p, lo_f(w), acc0[u]);
-                acc1[u] = fmaf(p, hi_f(w), acc1[u]);
-            }
+    const int G = blockDim.x / d2n;
+    const int d2 = tid % d2n, grp = tid / d2n;
+    if (grp < G) {
+        float a0 = 0.0f, a1 = 0.0f;
+        for (int j = grp; j < kend; j += G) {
+            const u32 w = ((const u32*)(Vb + (long long)j * kv_rs))[d2];
+            const float p = sc[j];
+            a0 = fmaf(p, lo_f(w), a0);
+            a1 = fmaf(p, hi_f(w), a1);
         }
-    }
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-        const int d2 = lane + 32 * u;
-        if (d2 < d2n) {
-            part[warp * 256 + 2 * d2] = acc0[u];
-            part[warp * 256 + 2 * d2 + 1] = acc1[u];
-        }
+        part[grp * dh + 2 * d2] = a0;
+        part[grp * dh + 2 * d2 + 1] = a1;
     }
     __syncthreads();
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     u16* o = O + b * o_bs + (long long)i * o_rs + h * dh;
     for (int d = tid; d < dh; d += blockDim.x) {
-        const float v = part[d] + part[256 + d] + part[512 + d] + part[768 + d];
+        float v = 0.0f;
+        for (int g2 = 0; g2 < G; ++g2) v += part[g2 * dh + d];
         o[d] = f2bf(kend > 0 ? v * inv : 0.0f);
     }
 }

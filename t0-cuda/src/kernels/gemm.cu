@@ -152,37 +152,56 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
     epi_pair(mode, out, ldc, m, n, s0, s1, N, false);
 }
 
-// Batch-1 product y = W x for decode: each warp computes two adjacent rows, streaming W with
-// 16-byte loads (eight in flight per lane). K % 8 == 0, W rows and x 16-byte aligned.
+// Batch-1 product y = W x for decode: each block (256 threads) computes 4 adjacent rows, all
+// threads splitting K in 16-byte chunks (eight loads in flight per thread where K allows),
+// then a block reduction. K % 8 == 0, W rows and x 16-byte aligned.
 extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const u16* __restrict__ x,
                                                            const u16* __restrict__ W,
                                                            long long ldw, void* out, int N,
                                                            int K, int mode) {
-    const int warp = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    const int lane = threadIdx.x & 31;
-    const int n0 = warp * 2;
-    if (n0 >= N) return;
-    const uint4* w0 = (const uint4*)(W + (long long)n0 * ldw);
-    const uint4* w1 = (const uint4*)(W + (long long)((n0 + 1 < N) ? n0 + 1 : n0) * ldw);
+    __shared__ float red[8][4];
+    const int n0 = blockIdx.x * 4;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const uint4* w[4];
+#pragma unroll
+    for (int r = 0; r < 4; ++r) w[r] = (const uint4*)(W + (long long)min(n0 + r, N - 1) * ldw);
     const uint4* xv = (const uint4*)x;
     const int nc = K >> 3;
-    float a0 = 0.0f, a1 = 0.0f;
-    int c = lane;
-    for (; c + 96 < nc; c += 128) {
-        uint4 p0 = ld_stream(w0 + c), p1 = ld_stream(w0 + c + 32);
-        uint4 p2 = ld_stream(w0 + c + 64), p3 = ld_stream(w0 + c + 96);
-        uint4 q0 = ld_stream(w1 + c), q1 = ld_stream(w1 + c + 32);
-        uint4 q2 = ld_stream(w1 + c + 64), q3 = ld_stream(w1 + c + 96);
-        uint4 x0 = xv[c], x1 = xv[c + 32], x2 = xv[c + 64], x3 = xv[c + 96];
-        a0 += dot8(p0, x0) + dot8(p1, x1) + dot8(p2, x2) + dot8(p3, x3);
-        a1 += dot8(q0, x0) + dot8(q1, x1) + dot8(q2, x2) + dot8(q3, x3);
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int c = tid;
+    for (; c + 256 < nc; c += 512) {
+        const uint4 x0 = xv[c], x1 = xv[c + 256];
+        uint4 p[4][2];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            p[r][0] = ld_stream(w[r] + c);
+            p[r][1] = ld_stream(w[r] + c + 256);
+        }
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p[r][0], x0) + dot8(p[r][1], x1);
     }
-    for (; c < nc; c += 32) {
-        uint4 p0 = ld_stream(w0 + c), q0 = ld_stream(w1 + c), x0 = xv[c];
-        a0 += dot8(p0, x0);
-        a1 += dot8(q0, x0);
+    for (; c < nc; c += 256) {
+        const uint4 x0 = xv[c];
+        uint4 p[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) p[r] = ld_stream(w[r] + c);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p[r], x0);
     }
-    a0 = warp_sum(a0);
-    a1 = warp_sum(a1);
-    if (lane == 0) epi_pair(mode, out, 0, 0, n0, a0, a1, N, false);
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+        const float v = warp_sum(acc[r]);
+        if (lane == 0) red[warp][r] = v;
+    }
+    __syncthreads();
+    if (tid < 2) {
+        const int r = tid * 2;
+        float v0 = 0.0f, v1 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            v0 += red[i][r];
+            v1 += red[i][r + 1];
+        }
+        if (n0 + r < N) epi_pair(mode, out, 0, 0, n0 + r, v0, v1, N, false);
+    }
 }
