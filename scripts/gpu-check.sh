@@ -11,7 +11,8 @@
 #   scripts/gpu-check.sh --bin-dir DIR   # prebuilt executables in DIR (gpu_kernels, gpu_parity,
 #                                        #   gpu_engine, no_gpu, t0-cuda-bench) and DIR/fixtures
 # Options: --out DIR (logs; default $OUT or ./gpu-check-out), --quick (smaller bench),
-#          --no-bench, --models "3b 11b".
+#          --no-bench, --models "3b 11b", --generic (also time G1 through the generic
+#          t0-core model on the CUDA backend, base and 3b shapes).
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin_dir=""
@@ -19,6 +20,7 @@ out="${OUT:-$here/gpu-check-out}"
 quick=""
 bench=1
 models="3b 11b"
+generic=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin-dir) bin_dir="$2"; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --quick) quick="--quick"; shift ;;
         --no-bench) bench=0; shift ;;
         --models) models="$2"; shift 2 ;;
+        --generic) generic="--generic"; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -38,6 +41,7 @@ stamp() { echo "[$(( $(date +%s) - start ))s] $*"; }
 stamp "== device"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu --format=csv 2>&1 || echo "nvidia-smi unavailable"
 
+status=0
 declare -A exe
 if [ -z "$bin_dir" ]; then
     stamp "== build (release)"
@@ -55,7 +59,6 @@ else
     export T0_FIXTURES="${T0_FIXTURES:-$bin_dir/fixtures}"
 fi
 
-status=0
 run_test() {
     local name="$1" limit="$2"
     local x="${exe[$name]:-}"
@@ -69,6 +72,20 @@ run_test() {
     stamp "$name exit code $rc"
     [ $rc -eq 0 ] || status=1
 }
+# The Hopper wgmma GEMM is probed first in its own process: a kernel fault would poison the
+# CUDA context of every later test in the same process. If the probe fails, the remaining
+# steps run with T0_CUDA_WGMMA=0 (mma.sync GEMMs only).
+if [ -x "${exe[gpu_kernels]:-}" ]; then
+    stamp "== wgmma probe"
+    timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe.log" 2>&1
+    rc=$?
+    grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe.log" | head -20
+    if [ $rc -ne 0 ]; then
+        stamp "!! wgmma probe failed (exit $rc): continuing with T0_CUDA_WGMMA=0"
+        export T0_CUDA_WGMMA=0
+        status=1
+    fi
+fi
 # Per-step time limits (seconds); override through the environment for short leases.
 run_test no_gpu "${T0_TO_NOGPU:-60}"
 run_test gpu_kernels "${T0_TO_KERNELS:-180}"
@@ -77,7 +94,7 @@ run_test gpu_engine "${T0_TO_ENGINE:-120}"
 
 if [ $bench -eq 1 ]; then
     stamp "== bench ($models $quick)"
-    timeout "${T0_TO_BENCH:-360}" "${exe[bench]}" --kernels $models $quick 2>&1 | tee "$out/bench.log"
+    timeout "${T0_TO_BENCH:-360}" "${exe[bench]}" --kernels $generic $models $quick 2>&1 | tee "$out/bench.log"
     rc=${PIPESTATUS[0]}
     stamp "bench exit code $rc"
     [ $rc -eq 0 ] || status=1

@@ -29,7 +29,8 @@ pub struct CudaDevice {
     /// Freed pooled allocations by size, reused without a driver call (all work is on one
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
-    wgmma_verified: std::sync::OnceLock<bool>,
+    wgmma_verified: std::sync::OnceLock<(bool, bool)>,
+    me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
 impl Drop for CudaDevice {
@@ -152,13 +153,7 @@ impl CudaDevice {
     pub fn new(ordinal: usize) -> Result<Arc<Self>> {
         probe_libraries()?;
         let dev = guarded(|| Self::open(ordinal))?;
-        if dev.has_wgmma() {
-            let ok = crate::ops::wgmma_self_check(&dev).unwrap_or_else(|e| {
-                eprintln!("t0-cuda: wgmma self-check error: {e}");
-                false
-            });
-            dev.set_wgmma_checked(ok);
-        }
+        let _ = dev.me.set(Arc::downgrade(&dev));
         Ok(dev)
     }
 
@@ -200,6 +195,7 @@ impl CudaDevice {
             funcs: Mutex::new(HashMap::new()),
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
+            me: std::sync::OnceLock::new(),
         }))
     }
 
@@ -272,6 +268,7 @@ impl CudaDevice {
 
     /// Compiles every module this device can use now (instead of on first use).
     pub fn warm_up(&self) -> Result<()> {
+        let _ = self.wgmma_checked();
         for k in Kernel::ALL {
             if k.module() == Module::GemmSm90 && !self.has_wgmma() {
                 continue;
@@ -282,21 +279,37 @@ impl CudaDevice {
     }
 
     /// Whether the Hopper wgmma GEMM may be tried: compute capability 9.0 and not disabled by
-    /// `T0_CUDA_WGMMA=0`. [`CudaDevice::new`] then checks it once against the mma.sync GEMM
-    /// on random products; automatic kernel choice uses it only if that check passed.
+    /// `T0_CUDA_WGMMA=0`. It is checked once against the mma.sync GEMM on random products
+    /// ([`CudaDevice::wgmma_checked`]); automatic kernel choice uses it only if that passed.
     pub fn has_wgmma(&self) -> bool {
         self.cc == (9, 0) && !std::env::var("T0_CUDA_WGMMA").is_ok_and(|v| v == "0")
     }
 
-    /// Outcome of the wgmma self-check (`None`: not run, e.g. not a Hopper device).
-    pub fn wgmma_checked(&self) -> Option<bool> {
-        self.wgmma_verified.get().copied()
+    /// Outcome of the wgmma self-check, (basic kernel, pipelined kernel), run on first call
+    /// (not inside a graph capture: [`CudaDevice::warm_up`] runs it); `None` where wgmma
+    /// is not available (not a Hopper device, or disabled by `T0_CUDA_WGMMA=0`).
+    pub fn wgmma_checked(&self) -> Option<(bool, bool)> {
+        if !self.has_wgmma() {
+            return None;
+        }
+        if let Some(v) = self.wgmma_verified.get() {
+            return Some(*v);
+        }
+        let me = self.me.get().and_then(|w| w.upgrade())?;
+        let ok = crate::ops::wgmma_self_check(&me).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: wgmma self-check error: {e}");
+            (false, false)
+        });
+        self.set_wgmma_checked(ok);
+        Some(ok)
     }
 
-    pub(crate) fn set_wgmma_checked(&self, ok: bool) {
+    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool)) {
         let _ = self.wgmma_verified.set(ok);
-        if !ok {
-            eprintln!("t0-cuda: the wgmma GEMM failed its self-check; using the mma.sync GEMM");
+        if !ok.0 || !ok.1 {
+            eprintln!(
+                "t0-cuda: wgmma GEMM self-check (basic, pipelined) = {ok:?}; failing kernels are not used"
+            );
         }
     }
 

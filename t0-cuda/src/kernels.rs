@@ -109,11 +109,13 @@ pub enum Kernel {
     ConvertRows,
     /// 128x256-tile wgmma GEMM (sm_90a only).
     GemmWgmma,
+    /// The same with one wgmma group kept in flight across k-steps.
+    GemmWgmmaPipe,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 19] = [
+    pub const ALL: [Kernel; 20] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -133,6 +135,7 @@ impl Kernel {
         Kernel::ScaleF32,
         Kernel::ConvertRows,
         Kernel::GemmWgmma,
+        Kernel::GemmWgmmaPipe,
     ];
 
     /// The module that holds it.
@@ -140,7 +143,7 @@ impl Kernel {
         match self {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
-            Kernel::GemmWgmma => Module::GemmSm90,
+            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -167,6 +170,7 @@ impl Kernel {
             Kernel::ScaleF32 => "scale_f32",
             Kernel::ConvertRows => "convert_rows_bf16",
             Kernel::GemmWgmma => "gemm_bf16_wgmma",
+            Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
         }
     }
 
@@ -174,7 +178,7 @@ impl Kernel {
     pub(crate) fn max_dynamic_smem(self) -> Option<i32> {
         match self {
             Kernel::GemmL => Some(61440),
-            Kernel::GemmWgmma => Some(WGMMA_SMEM as i32),
+            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }

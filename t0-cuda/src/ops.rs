@@ -64,6 +64,8 @@ pub enum GemmKernel {
     Simple,
     /// 128x256 wgmma tiles (compute capability 9.0).
     Wgmma,
+    /// As `Wgmma`, keeping one group of tensor-core operations in flight.
+    WgmmaPipe,
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -135,9 +137,15 @@ pub fn gemm(
         GemmKernel::Auto if !aligned => GemmKernel::Simple,
         GemmKernel::Auto if m == 1 => GemmKernel::Gemv,
         GemmKernel::Auto if m <= 64 => GemmKernel::Small,
-        GemmKernel::Auto if dev.wgmma_checked() == Some(true) && m >= 128 => GemmKernel::Wgmma,
+        GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 100 => {
+            match dev.wgmma_checked() {
+                Some((_, true)) => GemmKernel::WgmmaPipe,
+                Some((true, false)) => GemmKernel::Wgmma,
+                _ => GemmKernel::Large,
+            }
+        }
         GemmKernel::Auto => GemmKernel::Large,
-        GemmKernel::Wgmma if !dev.has_wgmma() => {
+        GemmKernel::Wgmma | GemmKernel::WgmmaPipe if !dev.has_wgmma() => {
             return Err(CudaError::BackendUnavailable(
                 "the wgmma GEMM needs compute capability 9.0".into(),
             ));
@@ -186,11 +194,18 @@ pub fn gemm(
             args.extend([Arg::I(mi), Arg::I(ni), Arg::I(ki), Arg::I(epi.code())]);
             dev.launch(Kernel::GemmSimple, (gx, m as u32, 1), (128, 1, 1), 0, &args)
         }
-        GemmKernel::Large | GemmKernel::Small | GemmKernel::Wgmma => {
+        GemmKernel::Large | GemmKernel::Small | GemmKernel::Wgmma | GemmKernel::WgmmaPipe => {
             let (bm, bn, threads, smem, kid) = match kernel {
                 GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
                 GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
-                _ => (32, 64, 128, 30720, Kernel::GemmS),
+                GemmKernel::WgmmaPipe => (
+                    128,
+                    256,
+                    256,
+                    crate::kernels::WGMMA_SMEM,
+                    Kernel::GemmWgmmaPipe,
+                ),
+                _ => (32, 32, 128, 36864, Kernel::GemmS),
             };
             let tiles = m.div_ceil(bm) * n.div_ceil(bn);
             let target = 2 * dev.sm_count().max(1) as usize;
@@ -198,7 +213,7 @@ pub fn gemm(
             if epi == Epilogue::AddF32 && tiles < target {
                 split = target.div_ceil(tiles).min(k / 256).clamp(1, 16);
             }
-            let ksplit = k.div_ceil(split).div_ceil(32) * 32;
+            let ksplit = k.div_ceil(split).div_ceil(64) * 64;
             let split = k.div_ceil(ksplit.max(1)).max(1);
             let mut args = common.to_vec();
             args.extend([
@@ -206,7 +221,7 @@ pub fn gemm(
                 Arg::I(ni),
                 Arg::I(ki),
                 Arg::I(epi.code()),
-                Arg::I(i32_of(ksplit.max(32), "ksplit")?),
+                Arg::I(i32_of(ksplit.max(64), "ksplit")?),
             ]);
             dev.launch(
                 kid,
@@ -220,10 +235,21 @@ pub fn gemm(
     }
 }
 
-/// Compares the wgmma GEMM with the mma.sync GEMM on random products (with ragged tails);
-/// true when they agree to 1e-3 relative (both accumulate in f32).
-pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<bool> {
-    for &(m, n, k) in &[(200usize, 300usize, 136usize), (256, 512, 1024)] {
+/// Compares the two wgmma GEMMs (basic, pipelined) with the mma.sync GEMM on random products
+/// (with ragged tails); each is true when it agrees to 1e-3 relative (all accumulate in f32).
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
+    Ok((
+        wgmma_check_one(dev, GemmKernel::Wgmma)?,
+        wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
+    ))
+}
+
+fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {
+    for &(m, n, k) in &[
+        (200usize, 300usize, 136usize),
+        (256, 512, 1024),
+        (384, 768, 4096),
+    ] {
         let a = dev.alloc(m * k * 2)?;
         let w = dev.alloc(n * k * 2)?;
         let c1 = dev.alloc(m * n * 4)?;
@@ -253,7 +279,7 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<bool> {
             n,
             (m, n, k),
             Epilogue::F32,
-            GemmKernel::Wgmma,
+            kern,
         )?;
         let mut r1 = vec![0f32; m * n];
         let mut r2 = vec![0f32; m * n];

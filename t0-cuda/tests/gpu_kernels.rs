@@ -83,8 +83,11 @@ fn gemm_all_kernels_and_epilogues_match_f64() {
             GemmKernel::Small,
             GemmKernel::Simple,
             GemmKernel::Gemv,
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
         ] {
-            if kern == GemmKernel::Gemv && m != 1 {
+            let wg = matches!(kern, GemmKernel::Wgmma | GemmKernel::WgmmaPipe);
+            if (kern == GemmKernel::Gemv && m != 1) || (wg && !dev.has_wgmma()) {
                 continue;
             }
             // f32 store
@@ -229,30 +232,32 @@ fn wgmma_gemm_matches_f64() {
         let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
         let want = r::matmul_nt(&a, &w, m, n, k);
         let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
-        let o = poisoned(&dev, m * n * 4);
-        ops::gemm(
-            &dev,
-            ab.view(),
-            k,
-            wb.view(),
-            k,
-            o.view(),
-            n,
-            (m, n, k),
-            Epilogue::F32,
-            GemmKernel::Wgmma,
-        )
-        .unwrap();
-        check(
-            &format!("gemm Wgmma f32 {m}x{n}x{k}"),
-            &down_f32(&dev, &o, m * n),
-            &want,
-            1e-4,
-        );
+        for kern in [GemmKernel::Wgmma, GemmKernel::WgmmaPipe] {
+            let o = poisoned(&dev, m * n * 4);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                n,
+                (m, n, k),
+                Epilogue::F32,
+                kern,
+            )
+            .unwrap();
+            check(
+                &format!("gemm {kern:?} f32 {m}x{n}x{k}"),
+                &down_f32(&dev, &o, m * n),
+                &want,
+                1e-4,
+            );
+        }
     }
     assert_eq!(
         dev.wgmma_checked(),
-        Some(true),
+        Some((true, true)),
         "self-check disagreed with the f64 checks"
     );
 }

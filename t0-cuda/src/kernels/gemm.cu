@@ -1,10 +1,8 @@
 // Matrix products: out[M, N] (epilogue `mode`) = A[M, K] (bf16, row-major, lda) x W[N, K]^T
 // (bf16, row-major PyTorch Linear layout, ldw). Tensor cores: mma.sync m16n8k16 bf16 -> f32.
 
-#define GEMM_BK 32
-#define GEMM_SK 40  // padded shared row (bf16): 80 bytes, conflict-free for ldmatrix
-
-template <int BM, int BN, int WM, int WN, int STAGES>
+// Shared rows are padded by 8 bf16 (BK 32: 80 bytes, BK 64: 144 bytes): conflict-free ldmatrix.
+template <int BM, int BN, int WM, int WN, int STAGES, int GEMM_BK>
 __device__ __forceinline__ void gemm_tile(const u16* __restrict__ A, long long lda,
                                           const u16* __restrict__ W, long long ldw, void* out,
                                           long long ldc, int M, int N, int K, int mode,
@@ -12,6 +10,7 @@ __device__ __forceinline__ void gemm_tile(const u16* __restrict__ A, long long l
     constexpr int NT = WM * WN * 32;
     constexpr int TM = BM / WM, TN = BN / WN;
     constexpr int MT = TM / 16, NTL = TN / 8;
+    constexpr int GEMM_SK = GEMM_BK + 8, CPR = GEMM_BK / 8;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     u16* sA = (u16*)smem_raw;
     u16* sB = sA + STAGES * BM * GEMM_SK;
@@ -33,8 +32,8 @@ __device__ __forceinline__ void gemm_tile(const u16* __restrict__ A, long long l
     auto load_stage = [&](int stage, int kt) {
         const int k0 = kbeg + kt * GEMM_BK;
 #pragma unroll
-        for (int c = tid; c < BM * 4; c += NT) {
-            const int r = c >> 2, kc = (c & 3) * 8;
+        for (int c = tid; c < BM * CPR; c += NT) {
+            const int r = c / CPR, kc = (c % CPR) * 8;
             const int gm = bm0 + r, gk = k0 + kc;
             const u16* src = A;
             int bytes = 0;
@@ -45,8 +44,8 @@ __device__ __forceinline__ void gemm_tile(const u16* __restrict__ A, long long l
             cp_async16(sA + (stage * BM + r) * GEMM_SK + kc, src, bytes);
         }
 #pragma unroll
-        for (int c = tid; c < BN * 4; c += NT) {
-            const int r = c >> 2, kc = (c & 3) * 8;
+        for (int c = tid; c < BN * CPR; c += NT) {
+            const int r = c / CPR, kc = (c % CPR) * 8;
             const int gn = bn0 + r, gk = k0 + kc;
             const u16* src = W;
             int bytes = 0;
@@ -123,14 +122,15 @@ extern "C" __global__ void __launch_bounds__(256) gemm_bf16_l(const u16* A, long
                                                              const u16* W, long long ldw,
                                                              void* out, long long ldc, int M,
                                                              int N, int K, int mode, int ksplit) {
-    gemm_tile<128, 128, 2, 4, 3>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+    gemm_tile<128, 128, 2, 4, 3, 32>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
-// 32x64 tiles, 4 warps (1 x 4), 4 stages: 30720 bytes. For few rows (batched decode).
+// 32x32 tiles, k-steps of 64, 4 warps (2 x 2), 4 stages: 36864 bytes. For few rows (batched
+// decode): narrow tiles give many blocks, deep k-steps keep weight bytes in flight.
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_s(const u16* A, long long lda,
                                                              const u16* W, long long ldw,
                                                              void* out, long long ldc, int M,
                                                              int N, int K, int mode, int ksplit) {
-    gemm_tile<32, 64, 1, 4, 4>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+    gemm_tile<32, 32, 2, 2, 4, 64>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
 
 // Any shape and alignment; one thread per output pair. For odd shapes and cross-checks.

@@ -36,7 +36,13 @@ __device__ __forceinline__ void wgmma_m64n256k16(float* d, u64 da, u64 db, int s
         : "l"(da), "l"(db), "r"(scale_d));
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
+__device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
+
+// PIPE = false: each k-step waits for its wgmma group before the next (prefetch distance 3).
+// PIPE = true: one wgmma group stays in flight while the next k-step is issued (prefetch
+// distance 2, so a stage is refilled only after the group that read it has completed).
+template <bool PIPE>
+__device__ __forceinline__ void wgmma_gemm(
     const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
     long long ldc, int M, int N, int K, int mode, int ksplit) {
     extern __shared__ __align__(16) unsigned char wsm_raw[];
@@ -75,16 +81,17 @@ extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
         }
     };
 
+    constexpr int AHEAD = PIPE ? W_STAGES - 2 : W_STAGES - 1;
 #pragma unroll
-    for (int s = 0; s < W_STAGES - 1; ++s) {
+    for (int s = 0; s < AHEAD; ++s) {
         if (s < nk) load_stage(s, s);
         cp_async_commit();
     }
     for (int kt = 0; kt < nk; ++kt) {
-        cp_async_wait<W_STAGES - 2>();
+        cp_async_wait<AHEAD - 1>();
         fence_proxy_async();
         __syncthreads();
-        const int pf = kt + W_STAGES - 1;
+        const int pf = kt + AHEAD;
         if (pf < nk) load_stage(pf % W_STAGES, pf);
         cp_async_commit();
         const u32 st = base + (kt % W_STAGES) * W_STAGE_BYTES;
@@ -96,8 +103,10 @@ extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
             wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
         }
         wgmma_commit();
-        wgmma_wait0();
+        if (PIPE) wgmma_wait1();
+        else wgmma_wait0();
     }
+    wgmma_wait0();
     cp_async_wait<0>();
 
     const bool atomic = gridDim.z > 1;
@@ -111,4 +120,16 @@ extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
             if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, atomic);
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
+    const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
+    long long ldc, int M, int N, int K, int mode, int ksplit) {
+    wgmma_gemm<false>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma_pipe(
+    const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
+    long long ldc, int M, int N, int K, int mode, int ksplit) {
+    wgmma_gemm<true>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
