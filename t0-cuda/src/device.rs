@@ -125,21 +125,37 @@ pub fn arch_for(cc: (i32, i32)) -> Option<&'static str> {
 
 /// Compiles one module's source with NVRTC for `arch`, keeping NVRTC's log on failure.
 pub fn compile_module(module: Module, arch: &'static str) -> Result<cudarc::nvrtc::Ptx> {
+    compile_source(module.name(), &module.source(), arch)
+}
+
+/// Compiles CUDA C `src` with NVRTC for `arch` (`compute_90`, ...). A rejected source gives
+/// [`CudaError::Compile`] with NVRTC's log; a missing libnvrtc gives `BackendUnavailable`.
+pub fn compile_source(
+    name: &'static str,
+    src: &str,
+    arch: &'static str,
+) -> Result<cudarc::nvrtc::Ptx> {
+    // SAFETY: only tries to dlopen libnvrtc by its usual names.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(CudaError::BackendUnavailable(
+            "NVRTC (libnvrtc.so) was not found".into(),
+        ));
+    }
     let opts = CompileOptions {
         arch: Some(arch),
         options: vec!["--std=c++17".into()],
-        name: Some(format!("t0_{}.cu", module.name())),
+        name: Some(format!("t0_{name}.cu")),
         ..Default::default()
     };
     guarded(|| {
-        cudarc::nvrtc::compile_ptx_with_opts(module.source(), opts).map_err(|e| match e {
+        cudarc::nvrtc::compile_ptx_with_opts(src, opts).map_err(|e| match e {
             CompileError::CompileError { log, .. } => CudaError::Compile {
-                module: module.name(),
+                module: name,
                 arch: arch.to_string(),
                 log: log.to_string_lossy().into_owned(),
             },
             other => CudaError::Compile {
-                module: module.name(),
+                module: name,
                 arch: arch.to_string(),
                 log: format!("{other:?}"),
             },

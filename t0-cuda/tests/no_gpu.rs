@@ -58,6 +58,15 @@ fn compile_errors_keep_nvrtc_log() {
         eprintln!("skipped: libnvrtc not found");
         return;
     }
-    let r = cudarc::nvrtc::compile_ptx("extern \"C\" __global__ void k() { undefined_thing(); }");
-    assert!(r.is_err());
+    let src = "extern \"C\" __global__ void k() { undefined_thing(); }";
+    match t0_cuda::device::compile_source("bad", src, "compute_90") {
+        Err(CudaError::Compile { module, arch, log }) => {
+            assert_eq!(module, "bad");
+            assert_eq!(arch, "compute_90");
+            assert!(log.contains("undefined_thing"), "log: {log}");
+            let shown = CudaError::Compile { module, arch, log }.to_string();
+            assert!(shown.contains("bad") && shown.contains("undefined_thing"));
+        }
+        other => panic!("expected a compile error, got {other:?}"),
+    }
 }
