@@ -84,8 +84,14 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             (16384, 12288, 4096),
             (16384, 20480, 4096),
             (16384, 4096, 10240),
-            (32, 4096, 4096),
+            (8192, 8192, 4096),
+            (512, 4096, 4096),
+            (256, 12288, 4096),
             (128, 12288, 4096),
+            (128, 4096, 4096),
+            (64, 4096, 10240),
+            (32, 20480, 4096),
+            (32, 4096, 4096),
         ]
     };
     for &(m, nn, k) in shapes {
@@ -110,8 +116,14 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             )
         })?;
         let mut variants = String::new();
-        for kern in [GemmKernel::Large, GemmKernel::Wgmma, GemmKernel::WgmmaPipe] {
-            if kern != GemmKernel::Large && !dev.has_wgmma() {
+        for kern in [
+            GemmKernel::Small,
+            GemmKernel::Large,
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
+        ] {
+            let wg = matches!(kern, GemmKernel::Wgmma | GemmKernel::WgmmaPipe);
+            if (wg && !dev.has_wgmma()) || (kern == GemmKernel::Small && m > 512) {
                 continue;
             }
             let r = time_ms(dev, 3, || {
