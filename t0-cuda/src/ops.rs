@@ -136,8 +136,10 @@ pub fn gemm(
     let kernel = match kernel {
         GemmKernel::Auto if !aligned => GemmKernel::Simple,
         GemmKernel::Auto if m == 1 => GemmKernel::Gemv,
-        GemmKernel::Auto if m <= 64 => GemmKernel::Small,
-        GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 100 => {
+        // Thresholds from the H200 measurements (t0-cuda/NOTES.md): the narrow kernel wins
+        // while 128x128 tiles would not fill half the chip; wgmma from 64 of its tiles on.
+        GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
+        GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
             match dev.wgmma_checked() {
                 Some((_, true)) => GemmKernel::WgmmaPipe,
                 Some((true, false)) => GemmKernel::Wgmma,
