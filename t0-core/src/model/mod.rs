@@ -31,7 +31,6 @@ use alloc::vec::Vec;
 pub use decoder::DecoderCache;
 pub use encoder::EncoderOutput;
 pub use error::ModelError;
-pub use weights::SHARED_NAMES;
 
 use crate::backend::Backend;
 use crate::config::T5Config;
@@ -91,7 +90,7 @@ impl<B: Backend> T5Model<B> {
         };
         w.reject_extra_blocks(cfg.num_layers, cfg.num_decoder_layers)?;
         let (v, d) = (cfg.vocab_size, cfg.d_model);
-        let shared_view = w.view_any(&SHARED_NAMES, &[v, d])?;
+        let shared_view = w.view("shared.weight", &[v, d])?;
         let shared = backend.prepare_embedding(&shared_view)?;
         // modeling_t5.py 4.46 `T5ForConditionalGeneration.__init__`/`forward`: the head is
         // `shared` when `tie_word_embeddings`, else its own `lm_head`.
@@ -111,6 +110,15 @@ impl<B: Backend> T5Model<B> {
             lm_head,
             limits: InputLimits::default(),
         })
+    }
+
+    /// Loads an opened checkpoint directory with its own `config.json`.
+    #[cfg(feature = "std")]
+    pub fn from_checkpoint(
+        backend: B,
+        ckpt: &crate::loader::Checkpoint,
+    ) -> Result<Self, ModelError> {
+        Self::load(backend, ckpt, ckpt.config())
     }
 
     /// The configuration.

@@ -9,15 +9,6 @@ use super::ModelError;
 use crate::backend::Backend;
 use crate::tensor::{TensorSource, TensorView};
 
-/// Names under which the shared embedding may be stored: HF writes `shared.weight` and
-/// drops the tied aliases `encoder.embed_tokens.weight` / `decoder.embed_tokens.weight`
-/// (`_tied_weights_keys` in modeling_t5.py 4.46); other exporters keep only an alias.
-pub const SHARED_NAMES: [&str; 3] = [
-    "shared.weight",
-    "encoder.embed_tokens.weight",
-    "decoder.embed_tokens.weight",
-];
-
 /// Borrowing helper over a checkpoint for one load.
 pub(crate) struct WeightLoader<'a, S: ?Sized, B> {
     pub(crate) src: &'a S,
@@ -41,22 +32,6 @@ impl<'a, S: TensorSource + ?Sized, B: Backend> WeightLoader<'a, S, B> {
             });
         }
         Ok(v)
-    }
-
-    /// The first of `names` present, checked to have `shape`.
-    pub(crate) fn view_any(
-        &self,
-        names: &[&str],
-        shape: &[usize],
-    ) -> Result<TensorView<'a>, ModelError> {
-        for n in names {
-            if self.src.tensor(n).is_some() {
-                return self.view(n, shape);
-            }
-        }
-        Err(ModelError::MissingTensor {
-            name: names.first().copied().unwrap_or_default().to_string(),
-        })
     }
 
     /// A `[out, in]` matrix prepared by the backend.
