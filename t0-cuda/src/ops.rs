@@ -319,7 +319,7 @@ pub struct Attention {
     pub batch: usize,
     /// Heads.
     pub heads: usize,
-    /// Head size (even, at most 256).
+    /// Head size (at most 256; 64 takes the flash kernel).
     pub dh: usize,
     /// Query rows per batch.
     pub lq: usize,
@@ -378,9 +378,9 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
     if batch == 0 || lq == 0 || heads == 0 {
         return Ok(());
     }
-    if dh == 0 || dh % 2 != 0 || dh > 256 || at.kv_div == 0 {
+    if dh == 0 || dh > 256 || at.kv_div == 0 {
         return Err(CudaError::Shape(format!(
-            "attention head size {dh} (even, <= 256) / kv_div {}",
+            "attention head size {dh} (1..=256) / kv_div {}",
             at.kv_div
         )));
     }
@@ -476,13 +476,6 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             &args,
         )
     } else {
-        if at.q_st.row % 2 != 0
-            || at.kv_st.row % 2 != 0
-            || at.q_st.batch % 2 != 0
-            || at.kv_st.batch % 2 != 0
-        {
-            return Err(CudaError::Shape("attention strides must be even".into()));
-        }
         let smem = (800 + lk) * 4;
         if smem > 200 * 1024 {
             return Err(CudaError::Shape(format!(

@@ -171,3 +171,24 @@ fn cuda_backend_matches_cpu_backend_on_fixture_models() {
         "greedy: {same}/{seqs} sequences identical, {accepted} near-tie divergences accepted"
     );
 }
+
+/// t0-core's backend conformance suite (f64 oracle, odd shapes, F32/BF16/F16 weights) on the
+/// CUDA backend. Tolerance for bf16 weights and operands: |got − want| ≤ 5e-2 + 2e-2·|want|.
+#[test]
+fn cuda_backend_passes_the_conformance_suite() {
+    let dev = match t0_cuda::CudaDevice::new(0) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+    };
+    let be = CudaBackend::on(dev);
+    let tol = t0_core::backend::conformance::Tolerance {
+        abs: 5e-2,
+        rel: 2e-2,
+    };
+    if let Err(f) = t0_core::backend::conformance::check_all(&be, tol) {
+        panic!("conformance: {f}");
+    }
+}

@@ -172,7 +172,8 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     }
 }
 
-// One block (256 threads) per (head, query row): any even head size up to 256, any Lk that
+// One block (256 threads) per (head, query row): any head size up to 256 (odd sizes or
+// strides take a one-column-at-a-time path), any Lk that
 // fits the dynamic shared memory ((800 + Lk) floats). grid (heads, batch * Lq). Scores: one
 // key per thread; weighted sum: threads split into groups over keys, each thread owning two
 // columns, then a reduction over groups. With `pos` (not null) the query sits at position
@@ -216,13 +217,20 @@ extern "C" __global__ void __launch_bounds__(256) attn_rows(
     const int d2n = dh >> 1;
     const float* brow = bias ? bias + (long long)h * bias_W : 0;
     const int bref = bias_R - (bias_qpos ? qp : i);
+    // Pairs of columns (32-bit loads) when head size and key stride are even; else one by one.
+    const bool pairs = ((dh | (int)kv_rs) & 1) == 0;
     for (int j = tid; j < kend; j += blockDim.x) {
-        const u32* kr = (const u32*)(Kb + (long long)j * kv_rs);
         float s0 = 0.0f, s1 = 0.0f;
-        for (int d2 = 0; d2 < d2n; ++d2) {
-            const u32 w = kr[d2];
-            s0 = fmaf(qs[2 * d2], lo_f(w), s0);
-            s1 = fmaf(qs[2 * d2 + 1], hi_f(w), s1);
+        if (pairs) {
+            const u32* kr = (const u32*)(Kb + (long long)j * kv_rs);
+            for (int d2 = 0; d2 < d2n; ++d2) {
+                const u32 w = kr[d2];
+                s0 = fmaf(qs[2 * d2], lo_f(w), s0);
+                s1 = fmaf(qs[2 * d2 + 1], hi_f(w), s1);
+            }
+        } else {
+            const u16* kr = Kb + (long long)j * kv_rs;
+            for (int d = 0; d < dh; ++d) s0 = fmaf(qs[d], bf2f(kr[d]), s0);
         }
         float s = s0 + s1;
         if (brow) {
@@ -243,18 +251,27 @@ extern "C" __global__ void __launch_bounds__(256) attn_rows(
         sum += p;
     }
     sum = block_sum(sum, red);  // contains __syncthreads: sc[] complete afterwards
-    const int G = blockDim.x / d2n;
-    const int d2 = tid % d2n, grp = tid / d2n;
-    if (grp < G) {
-        float a0 = 0.0f, a1 = 0.0f;
-        for (int j = grp; j < kend; j += G) {
-            const u32 w = ((const u32*)(Vb + (long long)j * kv_rs))[d2];
-            const float p = sc[j];
-            a0 = fmaf(p, lo_f(w), a0);
-            a1 = fmaf(p, hi_f(w), a1);
+    const int G = pairs ? blockDim.x / d2n : blockDim.x / dh;
+    if (pairs) {
+        const int d2 = tid % d2n, grp = tid / d2n;
+        if (grp < G) {
+            float a0 = 0.0f, a1 = 0.0f;
+            for (int j = grp; j < kend; j += G) {
+                const u32 w = ((const u32*)(Vb + (long long)j * kv_rs))[d2];
+                const float p = sc[j];
+                a0 = fmaf(p, lo_f(w), a0);
+                a1 = fmaf(p, hi_f(w), a1);
+            }
+            part[grp * dh + 2 * d2] = a0;
+            part[grp * dh + 2 * d2 + 1] = a1;
         }
-        part[grp * dh + 2 * d2] = a0;
-        part[grp * dh + 2 * d2 + 1] = a1;
+    } else {
+        const int d = tid % dh, grp = tid / dh;
+        if (grp < G) {
+            float a0 = 0.0f;
+            for (int j = grp; j < kend; j += G) a0 = fmaf(sc[j], bf2f(Vb[(long long)j * kv_rs + d]), a0);
+            part[grp * dh + d] = a0;
+        }
     }
     __syncthreads();
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
