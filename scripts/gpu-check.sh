@@ -71,6 +71,10 @@ run_test() {
     grep -E "rel err|parity|engine|greedy|diverges|skipped|test result|panicked|FAILED|error" "$out/$name.log" | head -150
     stamp "$name exit code $rc"
     [ $rc -eq 0 ] || status=1
+    if [ "$name" != no_gpu ] && grep -q "skipped: CUDA backend unavailable" "$out/$name.log"; then
+        stamp "!! $name verified nothing: no usable CUDA device"
+        status=1
+    fi
 }
 # The Hopper wgmma GEMM is probed first in its own process: a kernel fault would poison the
 # CUDA context of every later test in the same process. If the probe fails, the remaining
@@ -99,6 +103,6 @@ if [ $bench -eq 1 ]; then
     stamp "bench exit code $rc"
     [ $rc -eq 0 ] || status=1
 fi
-nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 || true
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1
 stamp "== done, status $status"
 exit $status
