@@ -13,9 +13,9 @@ and only `promptsource/templates.py` is imported, with stub `pandas` / `pkg_reso
 For each templates.yaml under the templates folder (default: $T0_SHARED or ../shared, then
 data/promptsource/templates) and each template in it, the examples are:
   * the hand-written realistic records of scripts/prompts/examples.py for that dataset, and
-  * one synthetic record built from the variables the template uses (scripts/prompts/synth.py):
-    the first of several variants that Python renders without an exception (if none does, the
-    first variant is kept and recorded as a Python error).
+  * synthetic records built from the variables the template uses (scripts/prompts/synth.py):
+    the first SYNTHETIC_PER_TEMPLATE distinct variants that Python renders without an
+    exception (if none does, the first failing variant is kept and recorded as a Python error).
 Each case is rendered with Python's global `random` seeded with the case's seed before
 `get_answer_choices_list` and again before `apply` (promptsource's `choice` filter and Jinja's
 `random` filter both draw from that global Mersenne Twister; t0-prompts implements the same
@@ -28,11 +28,16 @@ and one line per template with "fixed_answer_choices".
 """
 
 import argparse
+import copy
 import gzip
 import json
 import os
 import random
 import sys
+
+# Synthetic variants kept per template (the first ones Python renders; different ints, list
+# lengths and strings exercise different branches).
+SYNTHETIC_PER_TEMPLATE = 3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -53,11 +58,13 @@ def err(e):
 
 
 def render(ps, t, example, seed):
+    # Each call gets its own deep copy: templates mutate nested lists/dicts (`.append`), and
+    # promptsource's `apply` shares them between the answer-choices render and the main one.
     try:
         random.seed(seed)
-        ac = t.get_answer_choices_list(example)
+        ac = t.get_answer_choices_list(copy.deepcopy(example))
         random.seed(seed)
-        parts = t.apply(example)
+        parts = t.apply(copy.deepcopy(example))
         return {"parts": parts, "answer_choices": ac}
     except Exception as e:  # noqa: BLE001 - we record what Python does
         return {"error": err(e)}
@@ -110,17 +117,26 @@ def main():
                               "result": render(ps, t, ex, seed)})
             root = synth.infer(ps.env, [t.jinja, t.answer_choices])
             cands = synth.variants(root) if root.attrs else [{}]
-            seed += 1
-            chosen, chosen_res = None, None
+            kept, seen, first_fail = [], set(), None
             for c in cands:
+                key = json.dumps(c, sort_keys=True)
+                if key in seen:
+                    continue
+                seen.add(key)
+                seed += 1
                 res = render(ps, t, c, seed)
-                if chosen is None or (good(res) and not good(chosen_res)) or (ok(res) and not ok(chosen_res)):
-                    chosen, chosen_res = c, res
-                if good(res):
-                    break
-            lines.append({"folder": rel, "dataset": dataset, "subset": subset, "template_id": t.id,
-                          "template_name": t.name, "kind": "synthetic", "seed": seed, "example": chosen,
-                          "result": chosen_res})
+                if ok(res):
+                    kept.append((c, seed, res))
+                    if len(kept) >= SYNTHETIC_PER_TEMPLATE:
+                        break
+                elif first_fail is None:
+                    first_fail = (c, seed, res)
+            if not kept:
+                kept = [first_fail]
+            for c, sd, res in kept:
+                lines.append({"folder": rel, "dataset": dataset, "subset": subset, "template_id": t.id,
+                              "template_name": t.name, "kind": "synthetic", "seed": sd, "example": c,
+                              "result": res})
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:
         for line in lines:

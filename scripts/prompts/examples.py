@@ -14,6 +14,7 @@ REALISTIC = {
         {"premise": "Yet, we now are discovering that antibiotics are losing their effectiveness against illness.",
          "hypothesis": "Bacteria is winning the war against antibiotics.", "idx": 1, "label": 0},
         {"premise": LONG, "hypothesis": "The passage is long.", "idx": 2, "label": -1},
+        {"premise": "A field with the separator ||| inside it.", "hypothesis": "Pipes ||| stay", "idx": 3, "label": 0},
     ],
     "super_glue/cb": [
         {"premise": "It was a complex language. Not written down but handed down. One might say it was peeled down.",
@@ -142,5 +143,42 @@ REALISTIC = {
     "glue/qqp": [
         {"question1": "How is the life of a math student?", "question2": "Which level of prepration is enough?", "label": 0, "idx": 0},
     ],
-    "super_glue/wic_long": [],
+    "humicroedit/subtask-1": [
+        {"id": 10920, "original": "\"Gene Cernan , Last <Astronaut/> on the Moon , Dies at 82\"",
+         "edit": "Dancer", "grades": "11101", "meanGrade": 0.8},
+        {"id": 5, "original": "The <President/> spoke to the press.", "edit": "goat", "grades": "33322", "meanGrade": 2.6},
+    ],
+    "humicroedit/subtask-2": [
+        {"id": "1723-8165", "original1": "Trump <crowd/> chants at rally", "edit1": "choir", "grades1": "10000",
+         "meanGrade1": 0.2, "original2": "Trump crowd <chants/> at rally", "edit2": "sneezes", "grades2": "22110",
+         "meanGrade2": 1.2, "label": 2},
+        {"id": "1-2", "original1": "A <cat/> sat down", "edit1": "king", "grades1": "1", "meanGrade1": 1.0,
+         "original2": "A cat <sat/> down", "edit2": "fell", "grades2": "1", "meanGrade2": 1.0, "label": 0},
+    ],
+    "nlu_evaluation_data": [
+        {"text": "wake me up at five am this week", "scenario": "alarm", "label": 2},
+        {"text": "what is the weather like in paris", "scenario": "weather", "label": 61},
+    ],
+    "craigslist_bargains": [
+        {"agent_info": {"Bottomline": ["", ""], "Role": ["buyer", "seller"], "Target": [6300.0, 7500.0]},
+         "agent_turn": [0, 1, 0, 1, 0],
+         "dialogue_acts": {"intent": ["intro", "init-price", "counter-price", "agree", "accept"],
+                           "price": [-1.0, 6500.0, 7000.0, -1.0, -1.0]},
+         "items": {"Category": ["car"], "Description": ["Runs great."], "Images": [""],
+                   "Price": [7500.0], "Title": ["2008 Honda Civic"]},
+         "utterance": ["Hi, is the car available?", "Yes, I could do 6500.", "How about 7000?", "Deal.", ""]},
+        {"agent_info": {"Bottomline": ["", ""], "Role": ["buyer", "seller"], "Target": [100.0, 200.0]},
+         "agent_turn": [0, 1],
+         "dialogue_acts": {"intent": ["intro", "quit"], "price": [-1.0, -1.0]},
+         "items": {"Category": ["bike"], "Description": ["Blue bike."], "Images": [""], "Price": [150.0], "Title": ["Bike"]},
+         "utterance": ["Hello", "No thanks"]},
+    ],
+    "conv_ai": [
+        {"id": 0, "dialogId": 100, "context": "The Normans were the people who gave their name to Normandy.",
+         "users": [{"userType": "Human", "id": "Alice"}, {"userType": "Bot", "id": "Bob"}],
+         "evaluation": [{"breadth": 2, "userId": "Alice", "quality": 3, "engagement": 4},
+                        {"breadth": 3, "userId": "Bob", "quality": 2, "engagement": 2}],
+         "thread": [{"evaluation": 0, "text": "Who were the Normans?", "sender": "Alice", "time": 1, "userId": "Alice"},
+                    {"evaluation": 0, "text": "People of Normandy.", "sender": "Bob", "time": 2, "userId": "Bob"}]},
+    ],
 }
