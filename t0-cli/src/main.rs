@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod prompts;
+
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
 #[command(name = "t0", version, about)]
@@ -19,6 +21,11 @@ enum Command {
     Config {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
+    },
+    /// PromptSource templates: list them, render one for an example.
+    Prompts {
+        #[command(subcommand)]
+        cmd: prompts::PromptsCommand,
     },
 }
 
@@ -37,6 +44,7 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
+        Command::Prompts { cmd } => prompts::run(cmd),
     }
 }
 

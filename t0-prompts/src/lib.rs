@@ -48,5 +48,8 @@ pub use collection::{DatasetTemplates, MAX_FILE_BYTES, TemplateCollection};
 pub use error::{Part, PromptError};
 pub use template::{Metadata, PIPE_PROTECTOR, RenderOptions, Rendered, TEXT_VAR_LENGTH, Template};
 
+/// The JSON crate examples are given in (re-exported so callers use the same version).
+pub use serde_json;
+
 /// The separator promptsource puts between input and target, and between answer choices.
 pub const ANSWER_SEPARATOR: &str = "|||";
