@@ -51,7 +51,8 @@ fn templates_dir(flag: Option<PathBuf>) -> Result<PathBuf, String> {
 pub fn run(cmd: PromptsCommand) -> Result<(), String> {
     match cmd {
         PromptsCommand::List { templates, dataset } => {
-            let coll = TemplateCollection::load(templates_dir(templates)?).map_err(|e| e.to_string())?;
+            let coll =
+                TemplateCollection::load(templates_dir(templates)?).map_err(|e| e.to_string())?;
             match dataset {
                 None => {
                     for d in &coll.datasets {
@@ -88,8 +89,10 @@ pub fn run(cmd: PromptsCommand) -> Result<(), String> {
                 Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
                 None => example,
             };
-            let ex: Value = serde_json::from_str(&text).map_err(|e| format!("--example: invalid JSON: {e}"))?;
-            let coll = TemplateCollection::load(templates_dir(templates)?).map_err(|e| e.to_string())?;
+            let ex: Value =
+                serde_json::from_str(&text).map_err(|e| format!("--example: invalid JSON: {e}"))?;
+            let coll =
+                TemplateCollection::load(templates_dir(templates)?).map_err(|e| e.to_string())?;
             let t = coll
                 .get(&dataset)
                 .and_then(|d| d.get(&template))

@@ -4,7 +4,10 @@ use std::process::Command;
 
 use t0_prompts::serde_json::{self, Value};
 
-const TEMPLATES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../t0-prompts/tests/fixtures/templates");
+const TEMPLATES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../t0-prompts/tests/fixtures/templates"
+);
 
 fn t0(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_t0"))
@@ -24,7 +27,13 @@ fn list_datasets_and_templates() {
     let (ok, out, err) = t0(&["prompts", "list", "--templates", TEMPLATES]);
     assert!(ok, "{err}");
     assert!(out.lines().any(|l| l == "super_glue/rte\t10"), "{out}");
-    let (ok, out, err) = t0(&["prompts", "list", "--templates", TEMPLATES, "super_glue/rte"]);
+    let (ok, out, err) = t0(&[
+        "prompts",
+        "list",
+        "--templates",
+        TEMPLATES,
+        "super_glue/rte",
+    ]);
     assert!(ok, "{err}");
     assert!(out.contains("\tGPT-3 style\ttrue\ttrue\tAccuracy"), "{out}");
 }
@@ -33,8 +42,16 @@ fn list_datasets_and_templates() {
 fn render_prints_json() {
     let ex = r#"{"premise": "It rains.", "hypothesis": "It is wet.", "idx": 0, "label": 0}"#;
     let (ok, out, err) = t0(&[
-        "prompts", "render", "--templates", TEMPLATES, "--dataset", "super_glue/rte", "--template",
-        "GPT-3 style", "--example", ex,
+        "prompts",
+        "render",
+        "--templates",
+        TEMPLATES,
+        "--dataset",
+        "super_glue/rte",
+        "--template",
+        "GPT-3 style",
+        "--example",
+        ex,
     ]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(out.trim()).expect("JSON output");
@@ -55,13 +72,32 @@ fn templates_from_env_and_errors() {
     let (ok, _, err) = t0(&["prompts", "list"]);
     assert!(!ok && err.contains("T0_TEMPLATES"), "{err}");
     let (ok, _, err) = t0(&[
-        "prompts", "render", "--templates", TEMPLATES, "--dataset", "super_glue/rte", "--template", "nope",
-        "--example", "{}",
+        "prompts",
+        "render",
+        "--templates",
+        TEMPLATES,
+        "--dataset",
+        "super_glue/rte",
+        "--template",
+        "nope",
+        "--example",
+        "{}",
     ]);
-    assert!(!ok && err.contains("super_glue/rte") && err.contains("nope"), "{err}");
+    assert!(
+        !ok && err.contains("super_glue/rte") && err.contains("nope"),
+        "{err}"
+    );
     let (ok, _, err) = t0(&[
-        "prompts", "render", "--templates", TEMPLATES, "--dataset", "super_glue/rte", "--template",
-        "GPT-3 style", "--example", "{not json",
+        "prompts",
+        "render",
+        "--templates",
+        TEMPLATES,
+        "--dataset",
+        "super_glue/rte",
+        "--template",
+        "GPT-3 style",
+        "--example",
+        "{not json",
     ]);
     assert!(!ok && err.contains("invalid JSON"), "{err}");
 }

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 use t0_prompts::jinja::ErrorKind;
-use t0_prompts::{DatasetTemplates, Part, PromptError, RenderOptions, Template, TemplateCollection};
+use t0_prompts::{
+    DatasetTemplates, Part, PromptError, RenderOptions, Template, TemplateCollection,
+};
 
 fn template(jinja: &str, answer_choices: Option<&str>) -> Template {
     Template {
@@ -44,7 +46,10 @@ fn malformed_yaml() {
 #[test]
 fn unknown_tag() {
     let e = yaml_err(&GOOD.replace("!TemplateMetadata", "!Metadata"));
-    assert!(e.contains("could not determine a constructor for the tag '!Metadata'"), "{e}");
+    assert!(
+        e.contains("could not determine a constructor for the tag '!Metadata'"),
+        "{e}"
+    );
     let e = yaml_err(&GOOD.replace("!Template\n", "!python/object:os.system\n"));
     assert!(e.contains("could not determine a constructor"), "{e}");
     // A template that is not tagged !Template is rejected too.
@@ -56,7 +61,10 @@ fn unknown_tag() {
 fn missing_required_fields() {
     assert!(yaml_err(&GOOD.replace("    name: t1\n", "")).contains("missing 'name'"));
     assert!(yaml_err(&GOOD.replace("    jinja: '{{x}} ||| y'\n", "")).contains("missing 'jinja'"));
-    assert!(yaml_err(&GOOD.replace("choices_in_prompt: false", "choices_in_prompt: [1]")).contains("choices_in_prompt"));
+    assert!(
+        yaml_err(&GOOD.replace("choices_in_prompt: false", "choices_in_prompt: [1]"))
+            .contains("choices_in_prompt")
+    );
 }
 
 #[test]
@@ -75,7 +83,16 @@ fn jinja_syntax_error_names_dataset_and_template() {
     let e = template("x ||| y", Some("{{ a | nosuch }}"))
         .apply(&json!({}), &RenderOptions::default())
         .unwrap_err();
-    assert!(matches!(e, PromptError::Template { part: Part::AnswerChoices, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            PromptError::Template {
+                part: Part::AnswerChoices,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -83,12 +100,19 @@ fn missing_field_in_if_vs_output_vs_attribute() {
     // Python: ['I', 'no'] — undefined is falsy in `if` and prints as "".
     let ex = json!({"premise": "It rains ||| a lot", "label": 1});
     assert_eq!(
-        apply("{{premise[0]}} ||| {% if missing %}yes{% else %}no{% endif %}{{ missing }}", ex.clone()).unwrap(),
+        apply(
+            "{{premise[0]}} ||| {% if missing %}yes{% else %}no{% endif %}{{ missing }}",
+            ex.clone()
+        )
+        .unwrap(),
         ["I", "no"]
     );
     // Python: UndefinedError 'missing' is undefined.
     let e = apply("{{ missing.x }}", ex).unwrap_err();
-    assert!(matches!(&e, PromptError::Template { source, .. } if source.kind == ErrorKind::Undefined), "{e:?}");
+    assert!(
+        matches!(&e, PromptError::Template { source, .. } if source.kind == ErrorKind::Undefined),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -96,12 +120,25 @@ fn wrong_types() {
     let ex = json!({"premise": "It rains", "label": 1, "list": [1, 2]});
     // Python: TypeError unsupported operand type(s) for +: 'int' and 'str'.
     let e = apply("{{ label + \"x\" }}", ex.clone()).unwrap_err();
-    assert!(matches!(&e, PromptError::Template { source, .. } if source.kind == ErrorKind::Type), "{e:?}");
+    assert!(
+        matches!(&e, PromptError::Template { source, .. } if source.kind == ErrorKind::Type),
+        "{e:?}"
+    );
     // Indexing a string gives a character; out of range / by a string gives Undefined → "".
     // Python: ['t ###'].
-    assert_eq!(apply("{{ premise[1:3] }}#{{ premise[99] }}#{{ premise['k'] }}#{{ list.k }}", ex.clone()).unwrap(), ["t ###"]);
+    assert_eq!(
+        apply(
+            "{{ premise[1:3] }}#{{ premise[99] }}#{{ premise['k'] }}#{{ list.k }}",
+            ex.clone()
+        )
+        .unwrap(),
+        ["t ###"]
+    );
     // Python: ['|'] (an out-of-range index of a split is Undefined, printed empty).
-    assert_eq!(apply("{{ premise.split()[10] }}|", ex.clone()).unwrap(), ["|"]);
+    assert_eq!(
+        apply("{{ premise.split()[10] }}|", ex.clone()).unwrap(),
+        ["|"]
+    );
     // Python: TypeError — a method of an int does not exist, calling Undefined fails.
     assert!(apply("{{ label.split() }}", ex).is_err());
 }
@@ -110,11 +147,19 @@ fn wrong_types() {
 fn example_containing_separator() {
     // Python: ['It rains ||| a lot', 'wet'].
     let ex = json!({"premise": "It rains ||| a lot", "hypothesis": "wet"});
-    assert_eq!(apply("{{premise}} ||| {{hypothesis}}", ex).unwrap(), ["It rains ||| a lot", "wet"]);
+    assert_eq!(
+        apply("{{premise}} ||| {{hypothesis}}", ex).unwrap(),
+        ["It rains ||| a lot", "wet"]
+    );
     // Answer choices containing ||| after protection are restored per choice.
     let t = template("{{ answer_choices[0] }}", Some("{{ a }} ||| b"));
-    let r = t.apply(&json!({"a": "x ||| y"}), &RenderOptions::default()).unwrap();
-    assert_eq!(r.answer_choices, Some(vec!["x ||| y".to_string(), "b".to_string()]));
+    let r = t
+        .apply(&json!({"a": "x ||| y"}), &RenderOptions::default())
+        .unwrap();
+    assert_eq!(
+        r.answer_choices,
+        Some(vec!["x ||| y".to_string(), "b".to_string()])
+    );
     // As in Python, the restored choice then splits the output.
     assert_eq!(r.parts, ["x", "y"]);
 }
@@ -123,15 +168,23 @@ fn example_containing_separator() {
 fn restricted_key_and_non_object() {
     // Python: ValueError Example contains the restricted key 'answer_choices'.
     let e = apply("x", json!({"answer_choices": 1})).unwrap_err();
-    assert!(e.to_string().contains("restricted key 'answer_choices'"), "{e}");
-    assert!(matches!(apply("x", json!([1, 2])), Err(PromptError::Example { .. })));
+    assert!(
+        e.to_string().contains("restricted key 'answer_choices'"),
+        "{e}"
+    );
+    assert!(matches!(
+        apply("x", json!([1, 2])),
+        Err(PromptError::Example { .. })
+    ));
 }
 
 #[test]
 fn separators_and_parts() {
     let ex = json!({});
     // No separator: one part, target None (Python returns a 1-element list).
-    let r = template("only input", None).apply(&ex, &RenderOptions::default()).unwrap();
+    let r = template("only input", None)
+        .apply(&ex, &RenderOptions::default())
+        .unwrap();
     assert_eq!((r.parts.len(), r.target), (1, None));
     // Python: ['a', 'b', 'c'].
     assert_eq!(apply("a ||| b ||| c", ex).unwrap(), ["a", "b", "c"]);
@@ -164,15 +217,27 @@ fn truncation_follows_python() {
     assert!(r[0].ends_with("word word..."));
     assert_eq!(r[0].len(), 2047);
     let t = template("{{ t }}", None);
-    let opts = RenderOptions { truncate: false, ..RenderOptions::default() };
-    assert_eq!(t.apply(&json!({"t": long}), &opts).unwrap().input, long.trim());
+    let opts = RenderOptions {
+        truncate: false,
+        ..RenderOptions::default()
+    };
+    assert_eq!(
+        t.apply(&json!({"t": long}), &opts).unwrap().input,
+        long.trim()
+    );
 }
 
 #[test]
 fn seeded_choice_is_reproducible() {
-    let t = template("{{ ['a', 'b', 'c', 'd', 'e'] | choice }}{{ xs | random }}", None);
+    let t = template(
+        "{{ ['a', 'b', 'c', 'd', 'e'] | choice }}{{ xs | random }}",
+        None,
+    );
     let ex = json!({"xs": [1, 2, 3]});
-    let opts = RenderOptions { seed: Some(7), ..RenderOptions::default() };
+    let opts = RenderOptions {
+        seed: Some(7),
+        ..RenderOptions::default()
+    };
     let a = t.apply(&ex, &opts).unwrap();
     let b = t.apply(&ex, &opts).unwrap();
     assert_eq!(a, b);
@@ -186,13 +251,25 @@ fn lookups() {
     let c = TemplateCollection::load(dir).unwrap();
     assert!(c.names().contains(&"super_glue/rte"));
     let rte = c.get_subset("super_glue", Some("rte")).unwrap();
-    assert_eq!((rte.dataset.as_str(), rte.subset.as_deref()), ("super_glue", Some("rte")));
+    assert_eq!(
+        (rte.dataset.as_str(), rte.subset.as_deref()),
+        ("super_glue", Some("rte"))
+    );
     let t = rte.get("GPT-3 style").unwrap();
     assert_eq!(rte.get(&t.id).unwrap().name, "GPT-3 style");
-    assert_eq!(t.metadata.metrics.as_deref(), Some(&["Accuracy".to_string()][..]));
+    assert_eq!(
+        t.metadata.metrics.as_deref(),
+        Some(&["Accuracy".to_string()][..])
+    );
     assert_eq!(t.metadata.original_task, Some(true));
-    assert!(matches!(c.get("nope"), Err(PromptError::UnknownDataset { .. })));
+    assert!(matches!(
+        c.get("nope"),
+        Err(PromptError::UnknownDataset { .. })
+    ));
     let e = rte.get("nope").unwrap_err().to_string();
     assert!(e.contains("super_glue/rte") && e.contains("nope"), "{e}");
-    assert!(matches!(TemplateCollection::load("/nonexistent/dir"), Err(PromptError::Io { .. })));
+    assert!(matches!(
+        TemplateCollection::load("/nonexistent/dir"),
+        Err(PromptError::Io { .. })
+    ));
 }

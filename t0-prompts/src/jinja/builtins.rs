@@ -332,7 +332,7 @@ fn str_method(
                     if name == "isnumeric" {
                         c.is_numeric()
                     } else {
-                        c.is_ascii_digit() || (c.is_numeric() && c.to_digit(10).is_some())
+                        c.is_ascii_digit() || (c.is_numeric() && !c.is_ascii())
                     }
                 }),
         ),
@@ -1453,7 +1453,7 @@ pub fn filter(
 
 fn float_to_int(f: f64) -> Result<Value, Error> {
     let t = f.trunc();
-    if t >= -9.223_372_036_854_776e18 && t < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
         Ok(Value::Int(t as i64))
     } else {
         Err(overflow())

@@ -30,6 +30,9 @@ impl Default for Limits {
     }
 }
 
+/// Evaluated call arguments: positional and keyword.
+pub type CallArgs = (Vec<Value>, Vec<(String, Value)>);
+
 /// State of one render.
 pub struct State<'a> {
     ctx: &'a HashMap<String, Value>,
@@ -362,7 +365,7 @@ impl State<'_> {
     }
 
     /// Evaluates call arguments.
-    pub fn eval_args(&mut self, a: &Args) -> Result<(Vec<Value>, Vec<(String, Value)>), Error> {
+    pub fn eval_args(&mut self, a: &Args) -> Result<CallArgs, Error> {
         let mut pos = Vec::with_capacity(a.pos.len());
         for e in &a.pos {
             pos.push(self.eval(e)?);

@@ -394,17 +394,15 @@ fn lex_number(r: &str, line: usize) -> Result<(Tok, usize), Error> {
             is_float = true;
         }
     }
-    if end < b.len() && (b[end] == b'e' || b[end] == b'E') && (is_float || true) {
+    if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
+        // Jinja2's float regex is case-insensitive; the exponent needs no fraction.
         let mut j = end + 1;
         if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
             j += 1;
         }
         if let Some(e) = digits(j) {
-            // Jinja2's float regex only takes a lowercase 'e'.
-            if b[end] == b'e' {
-                end = e;
-                is_float = true;
-            }
+            end = e;
+            is_float = true;
         }
     }
     let text: String = r[..end].chars().filter(|c| *c != '_').collect();
@@ -478,6 +476,9 @@ fn lex_string(r: &str, q: char, line: usize) -> Result<(String, usize), Error> {
     Err(syntax("unterminated string", line))
 }
 
+/// The end tag that closed a body: its name and line.
+type EndTag = Option<(String, usize)>;
+
 struct Parser {
     items: Vec<Item>,
     pos: usize,
@@ -509,7 +510,7 @@ pub fn parse(src: &str) -> Result<Vec<Node>, Error> {
 impl Parser {
     /// Parses until a block tag whose name is in `ends`; returns the body and the end tag
     /// (its name and line), leaving the end tag's remaining tokens in `self.end_toks`.
-    fn parse_body(&mut self, ends: &[&str]) -> Result<(Vec<Node>, Option<(String, usize)>), Error> {
+    fn parse_body(&mut self, ends: &[&str]) -> Result<(Vec<Node>, EndTag), Error> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(syntax("too deeply nested", 0));
