@@ -209,6 +209,31 @@ fn unbounded_templates_hit_limits() {
 }
 
 #[test]
+fn deep_nesting_does_not_overflow_the_stack() {
+    // A 200000-deep list: dropped iteratively; `==` on the same object short-cuts as in Python.
+    let src = "{% set ns = namespace(l=[]) %}{% for i in range(200000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ (ns.l == ns.l) }}";
+    assert_eq!(apply(src, json!({})).unwrap(), ["True"]);
+    // Comparing two deep structures gives up at a bounded depth instead of recursing.
+    let src = "{% set ns = namespace(a=[], b=[]) %}{% for i in range(5000) %}{% set ns.a = [ns.a] %}{% set ns.b = [ns.b] %}{% endfor %}{{ (ns.a < ns.b) }}";
+    assert!(apply(src, json!({})).is_err());
+    // Very long operator / filter / attribute chains are refused at parse time (a limit
+    // Python does not have; no P3 template comes near it).
+    for src in [
+        format!("{{{{ {}1 }}}}", "1 + ".repeat(5000)),
+        format!("{{{{ x{} }}}}", " | lower".repeat(5000)),
+        format!("{{{{ x{} }}}}", ".a".repeat(5000)),
+        format!("{{{{ {}x }}}}", "not ".repeat(5000)),
+        format!("{{{{ {}x{} }}}}", "(".repeat(5000), ")".repeat(5000)),
+    ] {
+        let e = apply(&src, json!({})).unwrap_err();
+        assert!(
+            matches!(&e, PromptError::Template { source, .. } if source.kind == ErrorKind::Syntax),
+            "{e:?}"
+        );
+    }
+}
+
+#[test]
 fn truncation_follows_python() {
     let long = "word ".repeat(1000);
     let r = apply("{{ t }}", json!({"t": long})).unwrap();

@@ -379,12 +379,14 @@ fn str_method(
         }
         "removeprefix" => {
             let a = bind(&what, &["prefix"], pos, kw)?;
-            let p = as_str(a[0].as_ref().unwrap_or(&Value::None), "prefix")?;
+            let none = Value::None;
+            let p = as_str(a[0].as_ref().unwrap_or(&none), "prefix")?;
             Value::str(s.strip_prefix(p).unwrap_or(s))
         }
         "removesuffix" => {
             let a = bind(&what, &["suffix"], pos, kw)?;
-            let p = as_str(a[0].as_ref().unwrap_or(&Value::None), "suffix")?;
+            let none = Value::None;
+            let p = as_str(a[0].as_ref().unwrap_or(&none), "suffix")?;
             Value::str(s.strip_suffix(p).unwrap_or(s))
         }
         _ => return Err(Error::new(ErrorKind::Unsupported, format!("method {what}"))),
@@ -567,7 +569,7 @@ fn dict_method(
             }
             let mut new: Vec<(Value, Value)> = Vec::new();
             if let Some(other) = pos.into_iter().next() {
-                match other {
+                match &other {
                     Value::Dict(o) => new.extend(o.borrow().iter().cloned()),
                     other => {
                         for it in other.iter_items()? {
@@ -722,7 +724,7 @@ fn global(st: &mut State<'_>, name: &str, pos: Vec<Value>, kw: Kw) -> Result<Val
         "namespace" | "dict" => {
             let mut d: Vec<(Value, Value)> = Vec::new();
             for p in pos {
-                match p {
+                match &p {
                     Value::Dict(o) => d.extend(o.borrow().iter().cloned()),
                     other => {
                         return Err(type_error(format!(
@@ -1338,9 +1340,9 @@ pub fn filter(
             Value::list(
                 pairs
                     .into_iter()
-                    .map(|p| match p {
+                    .map(|p| match &p {
                         Value::Tuple(t) => t[1].clone(),
-                        other => other,
+                        other => other.clone(),
                     })
                     .collect(),
             )
@@ -1658,8 +1660,8 @@ pub fn printf(fmt: &str, args: &Value) -> Result<Value, Error> {
                 };
                 sign(n < 0, &flags) + &s
             }
-            'c' => match arg {
-                Value::Int(i) => char::from_u32(i as u32)
+            'c' => match &arg {
+                Value::Int(i) => char::from_u32(*i as u32)
                     .map(String::from)
                     .unwrap_or_default(),
                 Value::Str(s) if s.chars().count() == 1 => s.to_string(),

@@ -167,7 +167,7 @@ impl State<'_> {
                 self.set_var(n, v);
                 Ok(())
             }
-            Target::Attr(ns, attr) => match self.lookup(ns) {
+            Target::Attr(ns, attr) => match &self.lookup(ns) {
                 Value::Namespace(d) => {
                     let mut d = d.borrow_mut();
                     let key = Value::str(attr);

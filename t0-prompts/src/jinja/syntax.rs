@@ -490,7 +490,12 @@ struct Toks<'a> {
     i: usize,
     line: usize,
     depth: usize,
+    chain: usize,
 }
+
+/// Most left-deep links (`a + b + ...`, `x | f | g ...`, `x.a.b ...`) in one tag, so that
+/// evaluating and dropping the tree never recurses deeper than this.
+const MAX_CHAIN: usize = 1000;
 
 /// Parses template text into statements.
 pub fn parse(src: &str) -> Result<Vec<Node>, Error> {
@@ -529,6 +534,7 @@ impl Parser {
                         i: 0,
                         line,
                         depth: 0,
+                        chain: 0,
                     };
                     let e = ts.parse_tuple(true, false)?;
                     ts.expect_end()?;
@@ -551,6 +557,7 @@ impl Parser {
                         i: 1,
                         line,
                         depth: 0,
+                        chain: 0,
                     };
                     let node = match name.as_str() {
                         "if" => self.parse_if(&mut ts)?,
@@ -613,6 +620,7 @@ impl Parser {
                 i: 1,
                 line,
                 depth: 0,
+                chain: 0,
             };
             match name.as_str() {
                 "elif" => {
@@ -628,6 +636,7 @@ impl Parser {
                         i: 1,
                         line,
                         depth: 0,
+                        chain: 0,
                     }
                     .expect_end()?;
                     return Ok(Node::If { branches, else_ });
@@ -666,6 +675,7 @@ impl Parser {
             i: 1,
             line: l2,
             depth: 0,
+            chain: 0,
         }
         .expect_end()?;
         let else_ = if name == "else" {
@@ -676,6 +686,7 @@ impl Parser {
                 i: 1,
                 line: l3,
                 depth: 0,
+                chain: 0,
             }
             .expect_end()?;
             e
@@ -717,6 +728,7 @@ impl Parser {
             i: 1,
             line: l2,
             depth: 0,
+            chain: 0,
         }
         .expect_end()?;
         Ok(Node::SetBlock { name, body })
@@ -864,6 +876,14 @@ impl Toks<'_> {
     fn mk(&self, kind: ExprKind, line: usize) -> Expr {
         Expr { kind, line }
     }
+    fn chain(&mut self) -> Result<(), Error> {
+        self.chain += 1;
+        if self.chain > MAX_CHAIN {
+            Err(syntax("expression too long", self.line()))
+        } else {
+            Ok(())
+        }
+    }
     fn enter(&mut self) -> Result<(), Error> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -962,6 +982,7 @@ impl Toks<'_> {
             } else {
                 None
             };
+            self.chain()?;
             e1 = self.mk(ExprKind::Cond(Box::new(e2), Box::new(e1), e3), line);
         }
         Ok(e1)
@@ -972,6 +993,7 @@ impl Toks<'_> {
         let mut l = self.parse_and()?;
         while self.skip_name("or") {
             let r = self.parse_and()?;
+            self.chain()?;
             l = self.mk(ExprKind::Or(Box::new(l), Box::new(r)), line);
         }
         Ok(l)
@@ -982,6 +1004,7 @@ impl Toks<'_> {
         let mut l = self.parse_not()?;
         while self.skip_name("and") {
             let r = self.parse_not()?;
+            self.chain()?;
             l = self.mk(ExprKind::And(Box::new(l), Box::new(r)), line);
         }
         Ok(l)
@@ -1043,6 +1066,7 @@ impl Toks<'_> {
             };
             self.i += 1;
             let r = self.parse_concat()?;
+            self.chain()?;
             l = self.mk(ExprKind::Bin(op, Box::new(l), Box::new(r)), line);
         }
         Ok(l)
@@ -1052,6 +1076,7 @@ impl Toks<'_> {
         let line = self.line();
         let mut args = vec![self.parse_math2()?];
         while self.skip_op("~") {
+            self.chain()?;
             args.push(self.parse_math2()?);
         }
         if args.len() == 1 {
@@ -1075,6 +1100,7 @@ impl Toks<'_> {
             };
             self.i += 1;
             let r = self.parse_pow()?;
+            self.chain()?;
             l = self.mk(ExprKind::Bin(op, Box::new(l), Box::new(r)), line);
         }
         Ok(l)
@@ -1085,6 +1111,7 @@ impl Toks<'_> {
         let mut l = self.parse_unary(true)?;
         while self.skip_op("**") {
             let r = self.parse_unary(true)?;
+            self.chain()?;
             l = self.mk(ExprKind::Bin(BinOp::Pow, Box::new(l), Box::new(r)), line);
         }
         Ok(l)
@@ -1179,8 +1206,10 @@ impl Toks<'_> {
     fn parse_postfix(&mut self, mut node: Expr) -> Result<Expr, Error> {
         loop {
             if self.is_op(".") || self.is_op("[") {
+                self.chain()?;
                 node = self.parse_subscript(node)?;
             } else if self.is_op("(") {
+                self.chain()?;
                 node = self.parse_call(node)?;
             } else {
                 return Ok(node);
@@ -1191,10 +1220,13 @@ impl Toks<'_> {
     fn parse_filter_expr(&mut self, mut node: Expr) -> Result<Expr, Error> {
         loop {
             if self.is_op("|") {
+                self.chain()?;
                 node = self.parse_filter(node)?;
             } else if self.is_name("is") {
+                self.chain()?;
                 node = self.parse_test(node)?;
             } else if self.is_op("(") {
+                self.chain()?;
                 node = self.parse_call(node)?;
             } else {
                 return Ok(node);
@@ -1330,6 +1362,7 @@ impl Toks<'_> {
 
     fn parse_filter(&mut self, mut node: Expr) -> Result<Expr, Error> {
         while self.skip_op("|") {
+            self.chain()?;
             let line = self.line();
             let name = self.dotted_name()?;
             if !FILTERS.contains(&name.as_str()) {

@@ -45,6 +45,57 @@ pub enum Value {
     Func(&'static str),
 }
 
+impl Drop for Value {
+    /// Drops nested containers iteratively: a template can nest lists thousands deep
+    /// (`ns.l = [ns.l]` in a loop), which a recursive drop would overflow the stack on.
+    fn drop(&mut self) {
+        let mut stack: Vec<Value> = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            take_children(&mut v, &mut stack);
+        }
+    }
+}
+
+fn take_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(l) => {
+            if Rc::strong_count(l) == 1 {
+                if let Ok(mut b) = l.try_borrow_mut() {
+                    stack.append(&mut b);
+                }
+            }
+        }
+        Value::Dict(d) | Value::Namespace(d) => {
+            if Rc::strong_count(d) == 1 {
+                if let Ok(mut b) = d.try_borrow_mut() {
+                    for (k, v) in b.drain(..) {
+                        stack.push(k);
+                        stack.push(v);
+                    }
+                }
+            }
+        }
+        Value::Tuple(t) => {
+            if let Some(t) = Rc::get_mut(t) {
+                stack.append(t);
+            }
+        }
+        Value::Method(b, _) => stack.push(std::mem::replace(&mut **b, Value::None)),
+        Value::Loop(l) => {
+            if let Some(l) = Rc::get_mut(l) {
+                stack.push(std::mem::replace(&mut l.previtem, Value::None));
+                stack.push(std::mem::replace(&mut l.nextitem, Value::None));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Deepest nesting compared by `==` / `<` before giving up (Python would raise
+/// `RecursionError` around 1000).
+const MAX_COMPARE_DEPTH: usize = 200;
+
 /// The state `loop.*` exposes.
 #[derive(Debug)]
 pub struct LoopInfo {
@@ -160,7 +211,7 @@ impl Value {
     }
 
     fn repr_into(&self, out: &mut String, depth: usize) {
-        if depth > 64 {
+        if depth > 200 {
             out.push_str("...");
             return;
         }
@@ -416,6 +467,14 @@ pub fn float_repr(f: f64) -> String {
 
 /// Python `==`.
 pub fn py_eq(a: &Value, b: &Value) -> bool {
+    eq_at(a, b, 0)
+}
+
+fn eq_at(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > MAX_COMPARE_DEPTH {
+        return false;
+    }
+    let py_eq = |x: &Value, y: &Value| eq_at(x, y, depth + 1);
     if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
         return match (x, y) {
             (Num::Int(x), Num::Int(y)) => x == y,
@@ -457,7 +516,17 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
 
 /// Python `<` / `>` ordering; `Err` for unorderable types.
 pub fn py_cmp(a: &Value, b: &Value, op: &str) -> Result<std::cmp::Ordering, Error> {
+    cmp_at(a, b, op, 0)
+}
+
+fn cmp_at(a: &Value, b: &Value, op: &str, depth: usize) -> Result<std::cmp::Ordering, Error> {
     use std::cmp::Ordering;
+    if depth > MAX_COMPARE_DEPTH {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            "maximum recursion depth exceeded in comparison",
+        ));
+    }
     if a.is_undefined() || b.is_undefined() {
         let why = match (a, b) {
             (Value::Undefined(w), _) | (_, Value::Undefined(w)) => w.to_string(),
@@ -473,8 +542,8 @@ pub fn py_cmp(a: &Value, b: &Value, op: &str) -> Result<std::cmp::Ordering, Erro
     }
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Ok(x.as_ref().cmp(y.as_ref())),
-        (Value::List(x), Value::List(y)) => seq_cmp(&x.borrow(), &y.borrow(), op),
-        (Value::Tuple(x), Value::Tuple(y)) => seq_cmp(x, y, op),
+        (Value::List(x), Value::List(y)) => seq_cmp(&x.borrow(), &y.borrow(), op, depth),
+        (Value::Tuple(x), Value::Tuple(y)) => seq_cmp(x, y, op, depth),
         _ => Err(Error::new(
             ErrorKind::Type,
             format!(
@@ -486,10 +555,10 @@ pub fn py_cmp(a: &Value, b: &Value, op: &str) -> Result<std::cmp::Ordering, Erro
     }
 }
 
-fn seq_cmp(x: &[Value], y: &[Value], op: &str) -> Result<std::cmp::Ordering, Error> {
+fn seq_cmp(x: &[Value], y: &[Value], op: &str, depth: usize) -> Result<std::cmp::Ordering, Error> {
     for (a, b) in x.iter().zip(y.iter()) {
-        if !py_eq(a, b) {
-            return py_cmp(a, b, op);
+        if !eq_at(a, b, depth + 1) {
+            return cmp_at(a, b, op, depth + 1);
         }
     }
     Ok(x.len().cmp(&y.len()))
@@ -497,9 +566,12 @@ fn seq_cmp(x: &[Value], y: &[Value], op: &str) -> Result<std::cmp::Ordering, Err
 
 /// Python hashability (for `unique`, dict keys).
 pub fn hashable(v: &Value) -> bool {
-    match v {
-        Value::List(_) | Value::Dict(_) | Value::Namespace(_) => false,
-        Value::Tuple(t) => t.iter().all(hashable),
-        _ => true,
+    fn at(v: &Value, depth: usize) -> bool {
+        match v {
+            Value::List(_) | Value::Dict(_) | Value::Namespace(_) => false,
+            Value::Tuple(t) => depth < MAX_COMPARE_DEPTH && t.iter().all(|x| at(x, depth + 1)),
+            _ => true,
+        }
     }
+    at(v, 0)
 }
