@@ -59,20 +59,16 @@ impl Drop for Value {
 
 fn take_children(v: &mut Value, stack: &mut Vec<Value>) {
     match v {
-        Value::List(l) => {
-            if Rc::strong_count(l) == 1 {
-                if let Ok(mut b) = l.try_borrow_mut() {
-                    stack.append(&mut b);
-                }
+        Value::List(l) if Rc::strong_count(l) == 1 => {
+            if let Ok(mut b) = l.try_borrow_mut() {
+                stack.append(&mut b);
             }
         }
-        Value::Dict(d) | Value::Namespace(d) => {
-            if Rc::strong_count(d) == 1 {
-                if let Ok(mut b) = d.try_borrow_mut() {
-                    for (k, v) in b.drain(..) {
-                        stack.push(k);
-                        stack.push(v);
-                    }
+        Value::Dict(d) | Value::Namespace(d) if Rc::strong_count(d) == 1 => {
+            if let Ok(mut b) = d.try_borrow_mut() {
+                for (k, v) in b.drain(..) {
+                    stack.push(k);
+                    stack.push(v);
                 }
             }
         }
