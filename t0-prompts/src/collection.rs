@@ -126,6 +126,13 @@ fn bool_field(node: &Node, key: &str) -> Result<Option<bool>, String> {
     match node.get(key) {
         None | Some(Node::Null) => Ok(None),
         Some(Node::Bool(b)) => Ok(Some(*b)),
+        // PyYAML (YAML 1.1) booleans.
+        Some(Node::Str(s)) if matches!(s.as_str(), "yes" | "Yes" | "YES" | "on" | "On" | "ON") => {
+            Ok(Some(true))
+        }
+        Some(Node::Str(s)) if matches!(s.as_str(), "no" | "No" | "NO" | "off" | "Off" | "OFF") => {
+            Ok(Some(false))
+        }
         Some(other) => Err(format!("'{key}' must be a boolean, got {other:?}")),
     }
 }
