@@ -143,6 +143,10 @@ REALISTIC = {
     "glue/qqp": [
         {"question1": "How is the life of a math student?", "question2": "Which level of prepration is enough?", "label": 0, "idx": 0},
     ],
+    "t0_edge_cases": [
+        {"x": 1, "words": ["alpha", "beta", "gamma"], "label": 1, "text": "Ünïcode straße ß"},
+        {"x": 0, "words": ["solo"], "label": 0, "text": ""},
+    ],
     "humicroedit/subtask-1": [
         {"id": 10920, "original": "\"Gene Cernan , Last <Astronaut/> on the Moon , Dies at 82\"",
          "edit": "Dancer", "grades": "11101", "meanGrade": 0.8},

@@ -51,9 +51,11 @@ pub struct RenderOptions {
     /// Truncate every `{{ ... }}` to 2048 characters, as promptsource's default `truncate=True`.
     pub truncate: bool,
     /// Seed of the generator behind the `choice` and `random` filters. With `Some(s)` the
-    /// draws equal Python's after `random.seed(s)` (CPython's Mersenne Twister and
-    /// `random.choice`); promptsource itself never seeds, so with `None` (the default) each
-    /// render draws from a fresh entropy seed, as Python's unseeded `random` would.
+    /// draws equal Python's after `random.seed(s); template.apply(example)`: CPython's
+    /// Mersenne Twister, `random.choice`, and Jinja2's order of draws (constant `choice`
+    /// calls are folded at compile time, before the answer choices are rendered).
+    /// promptsource itself never seeds, so with `None` (the default) each render draws
+    /// from a fresh entropy seed, as Python's unseeded `random` would.
     pub seed: Option<u64>,
     /// Bounds on output size and loop iterations (a template exceeding them fails with
     /// [`jinja::ErrorKind::Limit`]; Python has no such bounds).
@@ -80,7 +82,10 @@ pub struct Rendered {
     /// Every part of the render split on `|||` and stripped, exactly the list promptsource's
     /// `apply` returns (usually `[input, target]`; templates may yield 1 or more than 2).
     pub parts: Vec<String>,
-    /// The answer choices for this example (`None` when the template has none).
+    /// The answer choices the template saw as `answer_choices` (`None` when it has none).
+    /// With random answer choices this can differ from [`Template::answer_choices_for`]
+    /// with the same seed, as in Python, because `apply` compiles the template (which may
+    /// draw) before rendering the choices.
     pub answer_choices: Option<Vec<String>>,
 }
 
@@ -148,7 +153,7 @@ impl Template {
         let Some(src) = &self.answer_choices else {
             return Ok(None);
         };
-        let t = jinja::Template::new(src).map_err(|e| self.err(Part::AnswerChoices, e))?;
+        let t = jinja::Template::compile(src, rng).map_err(|e| self.err(Part::AnswerChoices, e))?;
         let out = t
             .render(vars, rng, limits)
             .map_err(|e| self.err(Part::AnswerChoices, e))?;
@@ -183,8 +188,11 @@ impl Template {
         if !t.undeclared_variables().is_empty() {
             return Ok(None);
         }
+        let mut rng = PyRandom::new(0);
+        let t = jinja::Template::compile(src, &mut rng)
+            .map_err(|e| self.err(Part::AnswerChoices, e))?;
         let out = t
-            .render(&HashMap::new(), &mut PyRandom::new(0), Limits::default())
+            .render(&HashMap::new(), &mut rng, Limits::default())
             .map_err(|e| self.err(Part::AnswerChoices, e))?;
         Ok(Some(
             out.split("|||").map(|c| py_strip(c).to_string()).collect(),
@@ -209,7 +217,11 @@ impl Template {
         } else {
             self.jinja.clone()
         };
-        let t = jinja::Template::new(&src).map_err(|e| self.err(Part::Jinja, e))?;
+        // As in Python: the template is compiled first (Jinja2 folds constant `choice` calls
+        // then, drawing from the generator), then the answer choices are compiled and
+        // rendered, then the template is rendered.
+        let mut rng = PyRandom::new(opts.seed.unwrap_or_else(entropy_seed));
+        let t = jinja::Template::compile(&src, &mut rng).map_err(|e| self.err(Part::Jinja, e))?;
         let mut vars = self.protected_vars(example)?;
         if vars.contains_key("answer_choices") {
             return Err(PromptError::Example {
@@ -218,7 +230,6 @@ impl Template {
                 message: "Example contains the restricted key 'answer_choices'.".into(),
             });
         }
-        let mut rng = PyRandom::new(opts.seed.unwrap_or_else(entropy_seed));
         let choices = self.choices_from(&vars, &mut rng, opts.limits)?;
         vars.insert(
             "answer_choices".into(),

@@ -1522,12 +1522,20 @@ pub fn test(name: &str, v: &Value, args: &[Value]) -> Result<bool, Error> {
         "ge" | ">=" => super::eval::compare(CmpOp::Ge, v, arg(0)?)?,
         "in" => super::eval::contains(arg(0)?, v)?,
         "sameas" => {
+            // Python's `is`. Object identity of immutable values is not tracked: equal
+            // scalars of the same type count as the same object (true in CPython for the
+            // same variable, small ints, interned strings, None and bools).
             let o = arg(0)?;
             match (v, o) {
                 (Value::List(a), Value::List(b)) => Rc::ptr_eq(a, b),
                 (Value::Dict(a), Value::Dict(b)) => Rc::ptr_eq(a, b),
+                (Value::Namespace(a), Value::Namespace(b)) => Rc::ptr_eq(a, b),
+                (Value::Tuple(a), Value::Tuple(b)) => Rc::ptr_eq(a, b),
                 (Value::None, Value::None) => true,
                 (Value::Bool(a), Value::Bool(b)) => a == b,
+                (Value::Int(a), Value::Int(b)) => a == b,
+                (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                (Value::Str(a), Value::Str(b)) => a == b,
                 _ => false,
             }
         }

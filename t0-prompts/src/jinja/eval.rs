@@ -45,6 +45,24 @@ pub struct State<'a> {
     loop_depth: usize,
 }
 
+impl<'a> State<'a> {
+    /// A state over `ctx` (used for constant folding with an empty context).
+    pub fn new(
+        ctx: &'a HashMap<String, Value>,
+        rng: &'a mut PyRandom,
+        limits: Limits,
+    ) -> State<'a> {
+        State {
+            ctx,
+            scopes: vec![HashMap::new()],
+            rng,
+            limits,
+            iterations: 0,
+            loop_depth: 0,
+        }
+    }
+}
+
 /// Renders statements with the given variables.
 pub fn render(
     nodes: &[Node],

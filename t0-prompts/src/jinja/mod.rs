@@ -20,6 +20,7 @@
 mod builtins;
 mod error;
 mod eval;
+mod fold;
 mod rng;
 mod syntax;
 mod value;
@@ -45,6 +46,15 @@ impl Template {
         Ok(Template {
             nodes: syntax::parse(source)?,
         })
+    }
+
+    /// Parses and compiles as `jinja2.Environment().from_string` does, including Jinja2's
+    /// compile-time constant folding, which evaluates filters over constants — so a
+    /// `['a', 'b'] | choice` draws from `rng` here, at compile time, as in Python.
+    pub fn compile(source: &str, rng: &mut PyRandom) -> Result<Template, Error> {
+        let mut t = Template::new(source)?;
+        fold::fold_template(&mut t.nodes, rng, Limits::default());
+        Ok(t)
     }
 
     /// Renders with the given variables.
