@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod forward;
 mod generate;
 mod model_io;
+mod prompts;
 mod score;
 mod text;
 mod tokenize;
@@ -51,6 +52,11 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
     },
+    /// PromptSource templates: list them, render one for an example.
+    Prompts {
+        #[command(subcommand)]
+        cmd: prompts::PromptsCommand,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -77,6 +83,7 @@ fn run(cli: Cli) -> Result<(), String> {
             eos,
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
+        Command::Prompts { cmd } => prompts::run(cmd),
     }
 }
 
