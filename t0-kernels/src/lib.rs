@@ -35,6 +35,8 @@ mod neon;
 pub mod ops;
 pub mod pack;
 mod par;
+#[cfg(feature = "std")]
+pub mod probe;
 pub mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
