@@ -3,7 +3,10 @@
 use core::fmt;
 
 use crate::config::ConfigError;
+use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
+use crate::safetensors::index::IndexError;
+use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +16,12 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// Loading or running the model failed.
+    Model(ModelError),
+    /// A `model.safetensors.index.json` is malformed.
+    Index(IndexError),
+    /// A checkpoint's tensors do not match its configuration.
+    Weights(WeightsError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +29,9 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Model(e) => write!(f, "model: {e}"),
+            Error::Index(e) => write!(f, "safetensors index: {e}"),
+            Error::Weights(e) => write!(f, "weights: {e}"),
         }
     }
 }
@@ -35,5 +47,23 @@ impl From<ConfigError> for Error {
 impl From<SafetensorsError> for Error {
     fn from(e: SafetensorsError) -> Self {
         Error::Safetensors(e)
+    }
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(e)
+    }
+}
+
+impl From<IndexError> for Error {
+    fn from(e: IndexError) -> Self {
+        Error::Index(e)
+    }
+}
+
+impl From<WeightsError> for Error {
+    fn from(e: WeightsError) -> Self {
+        Error::Weights(e)
     }
 }

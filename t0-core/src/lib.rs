@@ -16,10 +16,18 @@
 
 extern crate alloc;
 
+pub mod backend;
 pub mod config;
 pub mod error;
+pub mod generate;
+#[cfg(feature = "std")]
+pub mod loader;
+pub mod model;
+pub mod random;
 pub mod safetensors;
+pub mod score;
 pub mod tensor;
+pub mod weights;
 
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;

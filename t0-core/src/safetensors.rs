@@ -14,6 +14,8 @@ use core::fmt;
 
 use crate::tensor::{DType, TensorSource, TensorView};
 
+pub mod index;
+
 /// Largest accepted JSON header (the reference implementation's cap).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
@@ -26,14 +28,24 @@ pub enum SafetensorsError {
         /// Buffer length.
         len: usize,
     },
-    /// The header length exceeds the buffer or [`MAX_HEADER_LEN`].
+    /// The header length exceeds [`MAX_HEADER_LEN`] (not a safetensors file, or hostile).
     HeaderTooLarge {
         /// Declared header length.
         header_len: u64,
-        /// Buffer length.
+    },
+    /// The header length points past the end of the file (truncated file).
+    HeaderBeyondFile {
+        /// Declared header length.
+        header_len: u64,
+        /// File length.
         file_len: usize,
     },
-    /// The header is not UTF-8 JSON of the expected shape.
+    /// The header bytes are not UTF-8.
+    HeaderNotUtf8 {
+        /// Offset within the header of the first invalid byte.
+        valid_up_to: usize,
+    },
+    /// The header is not JSON, or JSON of the wrong shape.
     InvalidHeader(String),
     /// Two entries with the same name.
     DuplicateTensor(String),
@@ -56,7 +68,16 @@ pub enum SafetensorsError {
         /// Tensor name.
         tensor: String,
     },
-    /// `end - begin` does not equal `numel × dtype size`, or `end < begin`.
+    /// `data_offsets` has `end < begin`.
+    ReversedOffsets {
+        /// Tensor name.
+        tensor: String,
+        /// Declared begin.
+        begin: u64,
+        /// Declared end.
+        end: u64,
+    },
+    /// `end - begin` does not equal `numel × dtype size`.
     SizeMismatch {
         /// Tensor name.
         tensor: String,
@@ -74,17 +95,30 @@ pub enum SafetensorsError {
         /// Data section length.
         data_len: usize,
     },
-    /// The tensor overlaps its predecessor, or leaves a gap before it.
-    NotContiguous {
+    /// The tensor's bytes overlap another tensor's.
+    Overlap {
         /// Tensor name.
         tensor: String,
-        /// Where it should begin.
+        /// The tensor it overlaps (the one before it in the data section).
+        other: String,
+        /// Where it begins.
+        begin: u64,
+        /// Where the other one ends.
+        other_end: u64,
+    },
+    /// Unused bytes lie between the previous tensor (or the data start) and this one.
+    Gap {
+        /// Tensor name.
+        tensor: String,
+        /// Where it should begin (end of the previous tensor).
         expected_begin: u64,
         /// Where it begins.
         begin: u64,
     },
     /// Bytes after the last tensor.
     TrailingBytes {
+        /// The last tensor in the data section (empty when there is none).
+        last: String,
         /// End of the last tensor.
         used: u64,
         /// Data section length.
@@ -102,12 +136,20 @@ impl fmt::Display for SafetensorsError {
                     "file is {len} bytes, shorter than the 8-byte header length"
                 )
             }
-            HeaderTooLarge {
+            HeaderTooLarge { header_len } => write!(
+                f,
+                "header length {header_len} exceeds the {MAX_HEADER_LEN}-byte limit (not a safetensors file?)"
+            ),
+            HeaderBeyondFile {
                 header_len,
                 file_len,
             } => write!(
                 f,
-                "header length {header_len} exceeds the file ({file_len} bytes) or the {MAX_HEADER_LEN}-byte limit (truncated or not a safetensors file)"
+                "header length {header_len} runs past the end of the {file_len}-byte file (truncated file?)"
+            ),
+            HeaderNotUtf8 { valid_up_to } => write!(
+                f,
+                "header is not UTF-8 (invalid byte at header offset {valid_up_to})"
             ),
             InvalidHeader(m) => write!(f, "invalid header: {m}"),
             DuplicateTensor(n) => write!(f, "tensor `{n}` appears twice in the header"),
@@ -119,6 +161,10 @@ impl fmt::Display for SafetensorsError {
                 "tensor `{tensor}`: dtype {dtype} is not supported (t0 reads F32, F16, BF16, I8, U8)"
             ),
             ShapeOverflow { tensor } => write!(f, "tensor `{tensor}`: shape size overflows"),
+            ReversedOffsets { tensor, begin, end } => write!(
+                f,
+                "tensor `{tensor}`: data_offsets [{begin}, {end}] end before they begin"
+            ),
             SizeMismatch {
                 tensor,
                 expected,
@@ -135,28 +181,33 @@ impl fmt::Display for SafetensorsError {
                 f,
                 "tensor `{tensor}`: data ends at {end}, past the {data_len}-byte data section (truncated file?)"
             ),
-            NotContiguous {
+            Overlap {
+                tensor,
+                other,
+                begin,
+                other_end,
+            } => write!(
+                f,
+                "tensor `{tensor}`: begins at {begin}, inside tensor `{other}` (which ends at {other_end}): overlapping data"
+            ),
+            Gap {
                 tensor,
                 expected_begin,
                 begin,
-            } => {
-                let how = if begin < expected_begin {
-                    "overlaps the previous tensor"
-                } else {
-                    "leaves a gap"
-                };
-                write!(
-                    f,
-                    "tensor `{tensor}`: begins at {begin}, expected {expected_begin}: {how}"
-                )
-            }
-            TrailingBytes { used, data_len } => {
-                write!(
-                    f,
-                    "{} trailing bytes after the last tensor (data section {data_len} bytes)",
-                    *data_len as u64 - used
-                )
-            }
+            } => write!(
+                f,
+                "tensor `{tensor}`: begins at {begin}, leaving {} unused bytes after offset {expected_begin}",
+                begin.saturating_sub(*expected_begin)
+            ),
+            TrailingBytes {
+                last,
+                used,
+                data_len,
+            } => write!(
+                f,
+                "{} trailing bytes after the last tensor `{last}` (it ends at {used}, the data section is {data_len} bytes)",
+                (*data_len as u64).saturating_sub(*used)
+            ),
         }
     }
 }
@@ -200,8 +251,11 @@ pub fn header_len(prefix: &[u8], file_len: usize) -> Result<usize, SafetensorsEr
     let fits = (file_len as u64)
         .checked_sub(8)
         .is_some_and(|rest| n <= rest);
-    if n > MAX_HEADER_LEN || !fits {
-        return Err(SafetensorsError::HeaderTooLarge {
+    if n > MAX_HEADER_LEN {
+        return Err(SafetensorsError::HeaderTooLarge { header_len: n });
+    }
+    if !fits {
+        return Err(SafetensorsError::HeaderBeyondFile {
             header_len: n,
             file_len,
         });
@@ -219,7 +273,7 @@ struct RawInfo {
 }
 
 /// Collects a JSON object's entries in order, keeping duplicates so they can be reported.
-struct Entries(Vec<(String, serde_json::Value)>);
+pub(crate) struct Entries(pub(crate) Vec<(String, serde_json::Value)>);
 
 impl<'de> serde::Deserialize<'de> for Entries {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -273,8 +327,9 @@ pub fn parse_header(
     data_start: usize,
     data_len: usize,
 ) -> Result<Header, SafetensorsError> {
-    let text = core::str::from_utf8(json)
-        .map_err(|e| SafetensorsError::InvalidHeader(alloc::format!("not UTF-8: {e}")))?;
+    let text = core::str::from_utf8(json).map_err(|e| SafetensorsError::HeaderNotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
     let entries: Entries =
         serde_json::from_str(text).map_err(|e| SafetensorsError::InvalidHeader(e.to_string()))?;
     let mut tensors = BTreeMap::new();
@@ -314,11 +369,18 @@ pub fn parse_header(
                     tensor: name.clone(),
                 })?;
         let (b, e) = raw.data_offsets;
-        if e < b || e - b != expected as u64 {
+        if e < b {
+            return Err(SafetensorsError::ReversedOffsets {
+                tensor: name,
+                begin: b,
+                end: e,
+            });
+        }
+        if e - b != expected as u64 {
             return Err(SafetensorsError::SizeMismatch {
                 tensor: name,
                 expected,
-                declared: e.wrapping_sub(b),
+                declared: e - b,
             });
         }
         if e > data_len as u64 {
@@ -342,18 +404,30 @@ pub fn parse_header(
     let mut order: Vec<(&String, &TensorInfo)> = tensors.iter().collect();
     order.sort_by_key(|(_, i)| (i.begin, i.end));
     let mut pos = 0u64;
+    let mut prev: Option<&String> = None;
     for (name, info) in order {
-        if info.begin as u64 != pos {
-            return Err(SafetensorsError::NotContiguous {
+        let begin = info.begin as u64;
+        if begin < pos {
+            return Err(SafetensorsError::Overlap {
+                tensor: name.clone(),
+                other: prev.cloned().unwrap_or_default(),
+                begin,
+                other_end: pos,
+            });
+        }
+        if begin > pos {
+            return Err(SafetensorsError::Gap {
                 tensor: name.clone(),
                 expected_begin: pos,
-                begin: info.begin as u64,
+                begin,
             });
         }
         pos = info.end as u64;
+        prev = Some(name);
     }
     if pos != data_len as u64 {
         return Err(SafetensorsError::TrailingBytes {
+            last: prev.cloned().unwrap_or_default(),
             used: pos,
             data_len,
         });
@@ -377,11 +451,18 @@ impl<'a> SafeTensors<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, SafetensorsError> {
         let n = header_len(bytes, bytes.len())?;
         let data_start = 8 + n;
-        let header = parse_header(&bytes[8..data_start], data_start, bytes.len() - data_start)?;
-        Ok(SafeTensors {
-            header,
-            data: &bytes[data_start..],
-        })
+        // header_len checked 8 + n <= bytes.len().
+        let (json, data) = match (bytes.get(8..data_start), bytes.get(data_start..)) {
+            (Some(j), Some(d)) => (j, d),
+            _ => {
+                return Err(SafetensorsError::HeaderBeyondFile {
+                    header_len: n as u64,
+                    file_len: bytes.len(),
+                });
+            }
+        };
+        let header = parse_header(json, data_start, data.len())?;
+        Ok(SafeTensors { header, data })
     }
 
     /// The validated header.
@@ -397,7 +478,7 @@ impl TensorSource for SafeTensors<'_> {
             name: key,
             dtype: info.dtype,
             shape: &info.shape,
-            data: &self.data[info.begin..info.end],
+            data: self.data.get(info.begin..info.end)?,
         })
     }
 
@@ -406,8 +487,62 @@ impl TensorSource for SafeTensors<'_> {
     }
 }
 
+/// Builds the start of a safetensors file: the 8-byte length, then the JSON header padded
+/// with spaces to a multiple of 8 bytes (as the reference writer does), for tensors laid
+/// out back to back in the order given. Each entry: name, dtype, shape.
+///
+/// Returns the bytes and the data section's total length. Fails with
+/// [`SafetensorsError::ShapeOverflow`] when a tensor's or the total byte size overflows.
+pub fn header_bytes(
+    entries: &[(&str, DType, &[usize])],
+    metadata: Option<&BTreeMap<String, String>>,
+) -> Result<(Vec<u8>, u64), SafetensorsError> {
+    let mut json = String::from("{");
+    if let Some(m) = metadata {
+        json.push_str("\"__metadata__\":");
+        json.push_str(&serde_json::to_string(m).unwrap_or_else(|_| "{}".into()));
+        if !entries.is_empty() {
+            json.push(',');
+        }
+    }
+    let mut off = 0u64;
+    for (i, (name, dtype, shape)) in entries.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        let overflow = || SafetensorsError::ShapeOverflow {
+            tensor: name.to_string(),
+        };
+        let bytes = shape
+            .iter()
+            .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
+            .ok_or_else(overflow)?;
+        let end = off.checked_add(bytes).ok_or_else(overflow)?;
+        let quoted = serde_json::to_string(name).unwrap_or_default();
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        json.push_str(&alloc::format!(
+            "{quoted}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{off},{end}]}}",
+            dtype.as_str(),
+            dims.join(","),
+        ));
+        off = end;
+    }
+    json.push('}');
+    while (8 + json.len()) % 8 != 0 {
+        json.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(json.as_bytes());
+    Ok((out, off))
+}
+
 /// Serialises tensors to safetensors bytes (tensors written in name order, 8-byte aligned
 /// header as the reference writer does). Each entry: name, dtype, shape, little-endian bytes.
+///
+/// The caller guarantees each entry's `data` holds exactly `numel × dtype size` bytes; the
+/// header describes `data.len()` bytes per tensor, so a wrong length yields a file that
+/// [`SafeTensors::parse`] rejects.
 pub fn serialize(
     tensors: &[(&str, DType, &[usize], &[u8])],
     metadata: Option<&BTreeMap<String, String>>,
@@ -418,7 +553,9 @@ pub fn serialize(
     if let Some(m) = metadata {
         json.push_str("\"__metadata__\":");
         json.push_str(&serde_json::to_string(m).unwrap_or_else(|_| "{}".into()));
-        json.push(',');
+        if !sorted.is_empty() {
+            json.push(',');
+        }
     }
     let mut off = 0usize;
     for (i, (name, dtype, shape, data)) in sorted.iter().enumerate() {
