@@ -56,7 +56,12 @@ impl Gate {
         let peak = (0..tries.max(1))
             .map(|_| probe::fma_gflops(isa, ms))
             .fold(0.0f64, f64::max);
-        Gate { isa, peak: std::cell::Cell::new(peak), frac, probe_ms: 3.0 }
+        Gate {
+            isa,
+            peak: std::cell::Cell::new(peak),
+            frac,
+            probe_ms: 3.0,
+        }
     }
 
     /// Best FMA probe reading so far, GFLOP/s.
@@ -106,7 +111,12 @@ impl Gate {
         let n_kept = kept.len();
         let mut v = if kept.is_empty() { all } else { kept };
         v.sort_by(f64::total_cmp);
-        Timing { secs: v[v.len() / 2], best: v[0], kept: n_kept, tried }
+        Timing {
+            secs: v[v.len() / 2],
+            best: v[0],
+            kept: n_kept,
+            tried,
+        }
     }
 }
 
@@ -114,7 +124,9 @@ impl Gate {
 pub fn dram_read_gbps(mib: usize, tries: usize) -> f64 {
     let buf = vec![1.0f32; mib * 1024 * 1024 / 4];
     probe::read_gbps(&buf); // fault the pages in
-    (0..tries.max(1)).map(|_| probe::read_gbps(&buf)).fold(0.0, f64::max)
+    (0..tries.max(1))
+        .map(|_| probe::read_gbps(&buf))
+        .fold(0.0, f64::max)
 }
 
 /// Deterministic values in [-1, 1) (xorshift), for random inputs and weights.
@@ -136,7 +148,10 @@ mod tests {
 
     #[test]
     fn gate_times_and_keeps_or_flags() {
-        let g = Gate { probe_ms: 0.2, ..Gate::calibrate(1, 0.5, 0.0) };
+        let g = Gate {
+            probe_ms: 0.2,
+            ..Gate::calibrate(1, 0.5, 0.0)
+        };
         assert!(g.peak_gflops() > 0.0);
         let t = g.time(2, 3, 0.1, || {
             std::hint::black_box(rand_vec(1, 100));

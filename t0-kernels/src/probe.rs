@@ -75,7 +75,11 @@ fn fma_run(isa: Isa, iters: usize, seed: f32) -> (f32, usize) {
 /// FP32 FMA throughput in GFLOP/s (2 FLOPs per lane per FMA) on every thread of the current
 /// rayon pool for about `ms` milliseconds, with the given ISA (panics if unavailable).
 pub fn fma_gflops(isa: Isa, ms: f64) -> f64 {
-    assert!(isa.is_available(), "probe: ISA {} not available", isa.name());
+    assert!(
+        isa.is_available(),
+        "probe: ISA {} not available",
+        isa.name()
+    );
     // Calibrate: 4096 steps × 12 FMAs.
     let t = Instant::now();
     let (_, lanes) = fma_run(isa, 4096, 1.0);
@@ -83,7 +87,10 @@ pub fn fma_gflops(isa: Isa, ms: f64) -> f64 {
     let iters = ((ms * 1e-3 / per) as usize).clamp(1024, 1 << 30);
     let threads = rayon::current_num_threads();
     let t = Instant::now();
-    let s: f32 = (0..threads).into_par_iter().map(|i| fma_run(isa, iters, i as f32).0).sum();
+    let s: f32 = (0..threads)
+        .into_par_iter()
+        .map(|i| fma_run(isa, iters, i as f32).0)
+        .sum();
     let dt = t.elapsed().as_secs_f64();
     std::hint::black_box(s);
     (threads * iters * 12 * lanes * 2) as f64 / dt / 1e9

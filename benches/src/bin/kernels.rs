@@ -14,7 +14,11 @@ use t0_kernels::{Isa, PackedLinear, WeightType};
 
 fn gemm_crate(x: &[f32], rows: usize, w: &[f32], out: usize, inp: usize, y: &mut [f32]) {
     let threads = rayon::current_num_threads();
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: dst is rows×out row-major (rs = out, cs = 1); lhs = x rows×inp row-major;
     // rhs = Wᵀ (inp×out) read from row-major W[out, inp] (rs = 1, cs = inp); all slices hold
     // exactly those elements (asserted), so every access is in bounds.
@@ -48,11 +52,17 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let isa = Isa::best();
     let threads = rayon::current_num_threads();
-    println!("t0-kernels benchmark: ISA {} , {threads} threads (rayon)", isa.name());
+    println!(
+        "t0-kernels benchmark: ISA {} , {threads} threads (rayon)",
+        isa.name()
+    );
     let gate = Gate::calibrate(20, 30.0, 0.8);
     let gbps = dram_read_gbps(512, 5);
     let avx2 = if Isa::Avx2.is_available() {
-        format!(", AVX2 {:.0}", t0_kernels::probe::fma_gflops(Isa::Avx2, 30.0))
+        format!(
+            ", AVX2 {:.0}",
+            t0_kernels::probe::fma_gflops(Isa::Avx2, 30.0)
+        )
     } else {
         String::new()
     };
@@ -79,10 +89,22 @@ fn main() {
         (10240, 4096, "11b wi"),
     ];
     println!();
-    println!("GEMV (1 row, DRAM-resident weights): GB/s of weight bytes; floor = DRAM read {gbps:.1} GB/s");
+    println!(
+        "GEMV (1 row, DRAM-resident weights): GB/s of weight bytes; floor = DRAM read {gbps:.1} GB/s"
+    );
     println!(
         "{:<13} {:>6} {:>6} | {:>9} {:>6} | {:>9} {:>6} | {:>11} {:>6} | {:>7} {:>7}",
-        "shape", "out", "in", "t0 f32", "reps", "t0 bf16", "reps", "gemm f32", "reps", "f32/flr", "bf16/fl"
+        "shape",
+        "out",
+        "in",
+        "t0 f32",
+        "reps",
+        "t0 bf16",
+        "reps",
+        "gemm f32",
+        "reps",
+        "f32/flr",
+        "bf16/fl"
     );
     for &(out, inp, name) in gemv {
         if quick && out * inp > 5120 * 2048 {
@@ -150,7 +172,19 @@ fn main() {
     );
     println!(
         "{:<13} {:>5} {:>6} {:>6} | {:>8} {:>5} {:>6} | {:>8} {:>5} {:>6} | {:>9} {:>5} {:>6}",
-        "shape", "rows", "out", "in", "t0 f32", "%pk", "reps", "t0 bf16", "%pk", "reps", "gemm f32", "%pk", "reps"
+        "shape",
+        "rows",
+        "out",
+        "in",
+        "t0 f32",
+        "%pk",
+        "reps",
+        "t0 bf16",
+        "%pk",
+        "reps",
+        "gemm f32",
+        "%pk",
+        "reps"
     );
     for &(rows, out, inp, name) in gemms {
         if quick && rows * out * inp > 2048 * 2048 * 2048 {
@@ -162,9 +196,15 @@ fn main() {
         let pb = PackedLinear::from_f32(&w, out, inp, WeightType::Bf16).expect("pack");
         let mut y = vec![0.0f32; rows * out];
         let flops = 2.0 * (rows * out * inp) as f64;
-        let tf = gate.time(reps, tries, 30.0, || linear_with(isa, &x, rows, &pf, &mut y));
-        let tb = gate.time(reps, tries, 30.0, || linear_with(isa, &x, rows, &pb, &mut y));
-        let tg = gate.time(reps, tries, 30.0, || gemm_crate(&x, rows, &w, out, inp, &mut y));
+        let tf = gate.time(reps, tries, 30.0, || {
+            linear_with(isa, &x, rows, &pf, &mut y)
+        });
+        let tb = gate.time(reps, tries, 30.0, || {
+            linear_with(isa, &x, rows, &pb, &mut y)
+        });
+        let tg = gate.time(reps, tries, 30.0, || {
+            gemm_crate(&x, rows, &w, out, inp, &mut y)
+        });
         let g = |t: &Timing| flops / t.secs / 1e9;
         let pk = |t: &Timing| 100.0 * g(t) / gate.peak_gflops();
         println!(

@@ -66,8 +66,10 @@ use core::fmt;
 use crate::tensor::{DType, TensorView};
 
 pub mod cpu;
+pub mod fast;
 
 pub use cpu::CpuBackend;
+pub use fast::FastCpuBackend;
 
 /// The activation applied inside the feed-forward block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
