@@ -120,6 +120,60 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// Like [`Gate::time`] for a workload that reports `N` timed parts itself (seconds):
+    /// no warm-up inside, one call per repetition; returns the per-part medians of the kept
+    /// repetitions (of all repetitions when none was kept) and kept/tried counts.
+    pub fn time_parts<const N: usize>(
+        &self,
+        reps: usize,
+        max_tries: usize,
+        mut f: impl FnMut() -> [f64; N],
+    ) -> ([f64; N], usize, usize) {
+        let mut kept: Vec<[f64; N]> = Vec::new();
+        let mut all: Vec<[f64; N]> = Vec::new();
+        let mut tried = 0;
+        while kept.len() < reps && tried < max_tries {
+            tried += 1;
+            let before = self.probe();
+            let parts = f();
+            let after = self.probe();
+            all.push(parts);
+            if before >= self.threshold() && after >= self.threshold() {
+                kept.push(parts);
+            }
+        }
+        let n_kept = kept.len();
+        let v = if kept.is_empty() { all } else { kept };
+        let mut med = [0.0; N];
+        for (i, m) in med.iter_mut().enumerate() {
+            let mut c: Vec<f64> = v.iter().map(|p| p[i]).collect();
+            c.sort_by(f64::total_cmp);
+            *m = c.get(c.len() / 2).copied().unwrap_or(f64::NAN);
+        }
+        (med, n_kept, tried)
+    }
+}
+
+/// Token ids of the workloads: `100 + splitmix64((seed << 32) + i) % 31900` (one splitmix64
+/// output step), i.e. uniform in
+/// `[100, 32000)`; `benches/peers/run.py` computes the same ids.
+pub fn token_ids(seed: u64, n: usize) -> Vec<u32> {
+    (0..n as u64)
+        .map(|i| {
+            let mut z = (seed << 32)
+                .wrapping_add(i)
+                .wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            100 + (z % 31_900) as u32
+        })
+        .collect()
+}
+
+pub mod workloads;
+
 /// Streaming read bandwidth over a buffer of `mib` MiB (best of `tries`), GB/s.
 pub fn dram_read_gbps(mib: usize, tries: usize) -> f64 {
     let buf = vec![1.0f32; mib * 1024 * 1024 / 4];
@@ -159,5 +213,15 @@ mod tests {
         assert!(t.secs > 0.0 && t.best <= t.secs);
         assert_eq!(t.kept, 2); // threshold 0 keeps everything
         assert!(t.tried >= 2);
+        let (p, kept, tried) = g.time_parts(2, 2, || [1.0, 2.0]);
+        assert_eq!((p, kept, tried), ([1.0, 2.0], 2, 2));
+    }
+
+    #[test]
+    fn token_ids_are_in_range_and_deterministic() {
+        let a = token_ids(3, 1000);
+        assert_eq!(a, token_ids(3, 1000));
+        assert!(a.iter().all(|&t| (100..32000).contains(&t)));
+        assert_ne!(a[..10], token_ids(4, 10)[..]);
     }
 }
