@@ -223,5 +223,8 @@ mod tests {
         assert_eq!(a, token_ids(3, 1000));
         assert!(a.iter().all(|&t| (100..32000).contains(&t)));
         assert_ne!(a[..10], token_ids(4, 10)[..]);
+        // The same ids as benches/peers/run.py's token_ids (printed by that script's function).
+        assert_eq!(token_ids(1, 5), [9756, 22667, 15414, 26083, 10369]);
+        assert_eq!(token_ids(7, 3), [289, 14192, 8885]);
     }
 }

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
 #[command(name = "t0", version, about)]
@@ -20,6 +22,8 @@ enum Command {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
     },
+    /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -37,6 +41,7 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
+        Command::Bench(args) => bench::run(args),
     }
 }
 
