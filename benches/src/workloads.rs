@@ -323,58 +323,6 @@ pub fn print_table(title: &str, rows: &[Row], lim: Limits) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decode_params_match_docs() {
-        // docs/benchmarks.md: decoder weights per token incl. cross K/V: base 0.135 B, 3b
-        // 1.63 B; ours exclude cross K/V (computed once per input).
-        let b = T5Config::t0_base();
-        let with_kv = decode_params(&b) + 12.0 * 2.0 * 768.0 * 768.0;
-        assert!((with_kv / 1e9 - 0.138).abs() < 0.005, "{with_kv}");
-        let c = T5Config::t0_3b();
-        let with_kv = decode_params(&c) + 24.0 * 2.0 * 2048.0 * 2048.0;
-        assert!((with_kv / 1e9 - 1.63).abs() < 0.02, "{with_kv}");
-    }
-
-    #[test]
-    fn tiny_model_runs_every_workload() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = T5Config::t0_base();
-        cfg.d_model = 64;
-        cfg.d_ff = 128;
-        cfg.num_heads = 4;
-        cfg.d_kv = 16;
-        cfg.num_layers = 2;
-        cfg.num_decoder_layers = 2;
-        ensure_checkpoint(dir.path(), &cfg).unwrap();
-        let m = load(dir.path(), WeightType::Bf16).unwrap();
-        let gate = Gate {
-            probe_ms: 0.1,
-            ..Gate::calibrate(1, 0.2, 0.0)
-        };
-        let lim = Limits {
-            gflops: 100.0,
-            gbps: 10.0,
-        };
-        let sel = Selection {
-            w1: true,
-            w2: true,
-            w3: true,
-            w4: true,
-        };
-        let rows = run(&m, "bf16", sel, &gate, 1).unwrap();
-        assert_eq!(rows.len(), 6);
-        for r in &rows {
-            let (v, f, _, ratio) = r.show(lim);
-            assert!(v > 0.0 && f > 0.0 && ratio > 0.0, "{r:?}");
-        }
-        print_table("tiny", &rows, lim);
-    }
-}
-
 /// Usage of the workload driver (the `workloads` binary and `t0 bench`).
 pub const USAGE: &str = "usage: workloads [--shape base|3b]... [--precision f32|bf16]... \
 [--w 1,2,3,4] [--reps N] [--dir DIR]
@@ -488,4 +436,56 @@ pub fn cli(args: &[String]) -> Result<(), String> {
         print_table(title, rows, lim);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_params_match_docs() {
+        // docs/benchmarks.md: decoder weights per token incl. cross K/V: base 0.135 B, 3b
+        // 1.63 B; ours exclude cross K/V (computed once per input).
+        let b = T5Config::t0_base();
+        let with_kv = decode_params(&b) + 12.0 * 2.0 * 768.0 * 768.0;
+        assert!((with_kv / 1e9 - 0.138).abs() < 0.005, "{with_kv}");
+        let c = T5Config::t0_3b();
+        let with_kv = decode_params(&c) + 24.0 * 2.0 * 2048.0 * 2048.0;
+        assert!((with_kv / 1e9 - 1.63).abs() < 0.02, "{with_kv}");
+    }
+
+    #[test]
+    fn tiny_model_runs_every_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = T5Config::t0_base();
+        cfg.d_model = 64;
+        cfg.d_ff = 128;
+        cfg.num_heads = 4;
+        cfg.d_kv = 16;
+        cfg.num_layers = 2;
+        cfg.num_decoder_layers = 2;
+        ensure_checkpoint(dir.path(), &cfg).unwrap();
+        let m = load(dir.path(), WeightType::Bf16).unwrap();
+        let gate = Gate {
+            probe_ms: 0.1,
+            ..Gate::calibrate(1, 0.2, 0.0)
+        };
+        let lim = Limits {
+            gflops: 100.0,
+            gbps: 10.0,
+        };
+        let sel = Selection {
+            w1: true,
+            w2: true,
+            w3: true,
+            w4: true,
+        };
+        let rows = run(&m, "bf16", sel, &gate, 1).unwrap();
+        assert_eq!(rows.len(), 6);
+        for r in &rows {
+            let (v, f, _, ratio) = r.show(lim);
+            assert!(v > 0.0 && f > 0.0 && ratio > 0.0, "{r:?}");
+        }
+        print_table("tiny", &rows, lim);
+    }
 }

@@ -100,10 +100,8 @@ impl Attention<'_> {
         if !ok(self.v.len(), self.kv_len, self.v_stride) {
             return Err("v too short for kv_len rows of v_stride");
         }
-        if let Some(m) = self.key_mask {
-            if m.len() < self.kv_len {
-                return Err("key_mask shorter than kv_len");
-            }
+        if self.key_mask.is_some_and(|m| m.len() < self.kv_len) {
+            return Err("key_mask shorter than kv_len");
         }
         match self.bias {
             PositionBias::None => {}
@@ -327,14 +325,13 @@ pub fn attention_with(isa: Isa, a: &Attention<'_>, out: &mut [f32], out_stride: 
     let outp = crate::linear::OutPtr(out.as_mut_ptr());
     let work = a.heads * a.q_len * a.kv_len * a.d_head * 2;
     crate::par::for_ranges(tasks, work, &|t0, t1| {
-        let outp = outp;
         for t in t0..t1 {
             let (h, qb) = (t / qblocks, t % qblocks);
             let i0 = qb * QB;
             let i1 = a.q_len.min(i0 + QB);
             // SAFETY: ISA checked; `a` validated; tasks write disjoint (row, head) blocks of
             // `out`, which was checked to hold q_len rows of out_stride.
-            unsafe { crate::entries::attention(isa, a, h, i0, i1, outp.0, out_stride) }
+            unsafe { crate::entries::attention(isa, a, h, i0, i1, outp.get(), out_stride) }
         }
     });
 }

@@ -35,6 +35,13 @@ unsafe impl Send for OutPtr {}
 // SAFETY: as above.
 unsafe impl Sync for OutPtr {}
 
+impl OutPtr {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
+    pub(crate) fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Everything one linear call needs, shared by its threads.
 pub(crate) struct LinearJob<'a> {
     pub(crate) x: &'a [f32],
@@ -369,6 +376,7 @@ pub fn linear_with(isa: Isa, x: &[f32], rows: usize, w: &PackedLinear, y: &mut [
 
 /// Fused gated feed-forward input: `y = act(x · W0ᵀ) ⊙ (x · W1ᵀ)` (T5's gated-gelu /
 /// gated-silu `wi_0`, `wi_1`). `tmp` is scratch of the same size as `y`.
+#[allow(clippy::too_many_arguments)]
 ///
 /// # Panics
 /// As [`linear_with`]; if `w0` and `w1` differ in shape; if `tmp.len() != y.len()`.

@@ -80,8 +80,8 @@ pub fn attention_head(
     causal_offset: Option<usize>,
     out: &mut [f32],
 ) {
-    let q_len = if d == 0 { 0 } else { q.len() / d };
-    let kv_len = if d == 0 { 0 } else { k.len() / d };
+    let q_len = q.len().checked_div(d).unwrap_or(0);
+    let kv_len = k.len().checked_div(d).unwrap_or(0);
     let mut scores = alloc::vec![0.0f32; kv_len];
     for i in 0..q_len {
         let lim = causal_offset.map_or(kv_len, |o| kv_len.min(i + o + 1));

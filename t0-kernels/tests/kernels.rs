@@ -165,7 +165,7 @@ fn check_attention(
     let full: Vec<f32> = rand_vec(seed + 4, heads * q_len * kv_len);
     let mask: Vec<f32> = (0..kv_len)
         .map(|j| {
-            if (j * 7 + seed as usize) % 5 == 0 && j > 0 {
+            if (j * 7).wrapping_add(seed as usize).is_multiple_of(5) && j > 0 {
                 f32::MIN
             } else {
                 0.0
