@@ -120,13 +120,15 @@ unsafe fn micro<S: Simd, const VN: usize, const M: usize, W: WLoad>(
             }
         }
         let mut bk = b;
+        // One base pointer per row, so the loop only advances `k`.
+        let ap: [*const f32; M] = core::array::from_fn(|r| a.add(r * lda));
         for k in 0..kc {
             let mut bv = [S::zero(); VN];
             for (v, bvv) in bv.iter_mut().enumerate() {
                 *bvv = W::load::<S>(bk.add(v * l));
             }
             for (r, accr) in acc.iter_mut().enumerate() {
-                let av = S::splat(*a.add(r * lda + k));
+                let av = S::splat(*ap[r].add(k));
                 for v in 0..VN {
                     accr[v] = S::fma(av, bv[v], accr[v]);
                 }

@@ -108,17 +108,64 @@ pub fn read_gbps(buf: &[f32]) -> f64 {
     std::mem::size_of_val(buf) as f64 / dt / 1e9
 }
 
-fn sum_fast(x: &[f32]) -> f32 {
-    // 16 independent partial sums vectorise without target features (SSE2 baseline is
-    // enough to saturate memory).
-    let mut acc = [0.0f32; 16];
-    let mut it = x.chunks_exact(16);
-    for c in &mut it {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += v;
+/// Sums `x` with 4 independent vector accumulators (full-width loads).
+///
+/// # Safety
+/// ISA available.
+#[inline(always)]
+unsafe fn sum_body<S: Simd>(x: &[f32]) -> f32 {
+    let l = S::LANES;
+    let n = x.len() / (4 * l) * (4 * l);
+    // SAFETY: i + 4 * l <= n <= x.len() for every load.
+    unsafe {
+        let mut acc = [S::zero(); 4];
+        let mut i = 0;
+        while i < n {
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = S::add(*a, S::load(x.as_ptr().add(i + j * l)));
+            }
+            i += 4 * l;
         }
+        let s = S::add(S::add(acc[0], acc[1]), S::add(acc[2], acc[3]));
+        S::hsum(s) + x[n..].iter().sum::<f32>()
     }
-    acc.iter().sum::<f32>() + it.remainder().iter().sum::<f32>()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum_avx512(x: &[f32]) -> f32 {
+    // SAFETY: AVX-512F enabled on this function; only called after detection.
+    unsafe { sum_body::<crate::x86::Avx512>(x) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sum_avx2(x: &[f32]) -> f32 {
+    // SAFETY: AVX2 enabled on this function; only called after detection.
+    unsafe { sum_body::<crate::x86::Avx2>(x) }
+}
+
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn sum_neon(x: &[f32]) -> f32 {
+    // SAFETY: NEON enabled; only called after detection.
+    unsafe { sum_body::<crate::neon::Neon>(x) }
+}
+
+fn sum_fast(x: &[f32]) -> f32 {
+    match Isa::best() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Isa::best() is available.
+        Isa::Avx512 => unsafe { sum_avx512(x) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { sum_avx2(x) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Isa::Neon => unsafe { sum_neon(x) },
+        // SAFETY: the scalar path is always available.
+        _ => unsafe { sum_body::<crate::simd::Scalar>(x) },
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +176,7 @@ mod tests {
     fn probes_return_positive_rates() {
         assert!(fma_gflops(Isa::best(), 1.0) > 0.0);
         assert!(read_gbps(&vec![1.0; 1 << 16]) > 0.0);
+        let x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        assert_eq!(sum_fast(&x), 499_500.0);
     }
 }
