@@ -5,7 +5,7 @@
 //! This machine's speed drifts (shared, boosted cores): a probe reads anywhere from 150 to
 //! 430 GFLOP/s within a minute. [`Gate`] therefore runs a short FMA probe right before and
 //! right after every timed repetition and keeps the repetition only when both probes reach
-//! a threshold (a fraction of the best probe seen at calibration). Reported times are the
+//! a threshold (a fraction of the third-best probe reading seen so far). Reported times are the
 //! median of the kept repetitions; when too few are kept the result is marked as ungated.
 
 use std::time::Instant;
@@ -18,9 +18,9 @@ use t0_kernels::probe;
 pub struct Gate {
     /// ISA used for the FMA probe.
     pub isa: Isa,
-    /// Best probe reading so far (calibration and every gating probe), GFLOP/s over all
-    /// threads of the pool.
-    pub peak: std::cell::Cell<f64>,
+    /// The three best probe readings so far (calibration and every gating probe), GFLOP/s
+    /// over all threads of the pool, best first.
+    pub top: std::cell::RefCell<Vec<f64>>,
     /// A repetition is kept when the probes before and after read at least this fraction
     /// of the best reading seen so far.
     pub frac: f64,
@@ -50,36 +50,43 @@ impl Timing {
 
 impl Gate {
     /// Measures the FMA peak `tries` times (each `ms` long); repetitions are later kept when
-    /// their probes reach `frac` of the best reading so far.
+    /// their probes reach `frac` of the peak so far ([`Gate::peak_gflops`]).
     pub fn calibrate(tries: usize, ms: f64, frac: f64) -> Gate {
         let isa = Isa::best();
-        let peak = (0..tries.max(1))
-            .map(|_| probe::fma_gflops(isa, ms))
-            .fold(0.0f64, f64::max);
-        Gate {
+        let g = Gate {
             isa,
-            peak: std::cell::Cell::new(peak),
+            top: std::cell::RefCell::new(Vec::new()),
             frac,
             probe_ms: 3.0,
+        };
+        for _ in 0..tries.max(1) {
+            g.record(probe::fma_gflops(isa, ms));
         }
+        g
     }
 
-    /// Best FMA probe reading so far, GFLOP/s.
+    fn record(&self, g: f64) {
+        let mut t = self.top.borrow_mut();
+        t.push(g);
+        t.sort_by(|a, b| b.total_cmp(a));
+        t.truncate(3);
+    }
+
+    /// The machine's FMA peak as seen so far: the third-best probe reading (robust to a
+    /// single outlier), GFLOP/s.
     pub fn peak_gflops(&self) -> f64 {
-        self.peak.get()
+        self.top.borrow().last().copied().unwrap_or(0.0)
     }
 
     /// The current gate threshold, GFLOP/s.
     pub fn threshold(&self) -> f64 {
-        self.peak.get() * self.frac
+        self.peak_gflops() * self.frac
     }
 
-    /// One gating probe (also raises the recorded peak).
+    /// One gating probe (also updates the recorded peak).
     pub fn probe(&self) -> f64 {
         let g = probe::fma_gflops(self.isa, self.probe_ms);
-        if g > self.peak.get() {
-            self.peak.set(g);
-        }
+        self.record(g);
         g
     }
 
