@@ -26,7 +26,7 @@ use t0_core::score::ScoreOptions;
 use t0_core::tensor::DType;
 use t0_kernels::WeightType;
 
-use crate::{Gate, token_ids};
+use crate::{Gate, Stamp, token_ids};
 
 /// Exactly this many new tokens in W1 and W4.
 pub const NEW_TOKENS: usize = 32;
@@ -70,8 +70,10 @@ pub struct Row {
     pub what: String,
     /// `f32` / `bf16`.
     pub precision: &'static str,
-    /// Measured seconds.
+    /// Measured seconds (wall).
     pub secs: f64,
+    /// Measured CPU-normalised seconds (CPU time of all threads / threads).
+    pub cpu: f64,
     /// What the floor is made of.
     pub work: Work,
     /// Throughput rows: items per run (tokens); `None`: report milliseconds.
@@ -81,13 +83,14 @@ pub struct Row {
 }
 
 impl Row {
-    /// (measured, floor, unit, ratio = measured time / floor time).
-    pub fn show(&self, lim: Limits) -> (f64, f64, &'static str, f64) {
+    /// (measured wall, measured CPU-normalised, floor, unit, wall ratio, CPU ratio); ratios
+    /// are measured time / floor time.
+    pub fn show(&self, lim: Limits) -> (f64, f64, f64, &'static str, f64, f64) {
         let f = self.work.floor_secs(lim);
-        let ratio = self.secs / f;
+        let (rw, rc) = (self.secs / f, self.cpu / f);
         match self.items {
-            Some(n) => (n / self.secs, n / f, "tok/s", ratio),
-            None => (self.secs * 1e3, f * 1e3, "ms", ratio),
+            Some(n) => (n / self.secs, n / self.cpu, n / f, "tok/s", rw, rc),
+            None => (self.secs * 1e3, self.cpu * 1e3, f * 1e3, "ms", rw, rc),
         }
     }
 }
@@ -151,11 +154,13 @@ fn decode_work(cfg: &T5Config, rows: usize, bytes_per_w: f64, steps: f64) -> Wor
     }
 }
 
-fn greedy(model: &T5Model<FastCpuBackend>, inputs: &[Vec<u32>]) -> Result<[f64; 2], String> {
+/// [encoder wall, decode wall, encoder CPU-normalised, decode CPU-normalised] seconds.
+fn greedy(model: &T5Model<FastCpuBackend>, inputs: &[Vec<u32>]) -> Result<[f64; 4], String> {
     let e = |x: t0_core::model::ModelError| x.to_string();
-    let t0 = Instant::now();
+    let t0 = Stamp::now();
     let enc = model.encode(inputs).map_err(e)?;
-    let t1 = Instant::now();
+    let (ew, ec) = t0.elapsed();
+    let t1 = Stamp::now();
     let b = inputs.len();
     let mut cache = model.new_cache(b, NEW_TOKENS).map_err(e)?;
     let mut cur = vec![model.config().decoder_start_token_id; b];
@@ -168,7 +173,8 @@ fn greedy(model: &T5Model<FastCpuBackend>, inputs: &[Vec<u32>]) -> Result<[f64; 
             .argmax(&logits, None)
             .map_err(|x| x.to_string())?;
     }
-    Ok([(t1 - t0).as_secs_f64(), t1.elapsed().as_secs_f64()])
+    let (dw, dc) = t1.elapsed();
+    Ok([ew, dw, ec, dc])
 }
 
 /// Which workloads to run.
@@ -196,11 +202,13 @@ pub fn run(
     let bw = if precision == "f32" { 4.0 } else { 2.0 };
     let mut rows = Vec::new();
     let tries = reps * 3;
-    let mut push = |what: &str, secs: f64, work: Work, items: Option<f64>, reps: String| {
+    let mut push = |what: &str, t: [f64; 2], work: Work, items: Option<f64>, reps: String| {
+        let (secs, cpu) = (t[0], t[1]);
         rows.push(Row {
             what: what.into(),
             precision,
             secs,
+            cpu,
             work,
             items,
             reps,
@@ -213,7 +221,7 @@ pub fn run(
         let (p, k, t) = gate.time_parts(reps, tries, || {
             greedy(model, &inp).unwrap_or_else(|e| {
                 err = Some(e);
-                [f64::NAN; 2]
+                [f64::NAN; 4]
             })
         });
         let enc = Work {
@@ -227,26 +235,27 @@ pub fn run(
             ..dec
         };
         let r = format!("{k}/{t}");
-        push("W1 encoder (128 tok)", p[0], enc, None, r.clone());
+        push("W1 encoder (128 tok)", [p[0], p[2]], enc, None, r.clone());
         push(
             "W1 decode per token",
-            p[1] / NEW_TOKENS as f64,
+            [p[1] / NEW_TOKENS as f64, p[3] / NEW_TOKENS as f64],
             dec,
             None,
             r.clone(),
         );
-        push("W1 total", p[0] + p[1], total, None, r);
+        push("W1 total", [p[0] + p[1], p[2] + p[3]], total, None, r);
     }
     if sel.w2 {
         let input = token_ids(2, 256);
         let choices: Vec<Vec<u32>> = (0..4).map(|c| token_ids(10 + c, 4)).collect();
         let opts = ScoreOptions::t_zero();
         let mut f = || {
-            let t = Instant::now();
+            let t = Stamp::now();
             if let Err(e) = model.score(&input, &choices, &opts) {
                 err = Some(e.to_string());
             }
-            [t.elapsed().as_secs_f64()]
+            let (w, c) = t.elapsed();
+            [w, c]
         };
         f();
         let (p, k, t) = gate.time_parts(reps, tries, f);
@@ -254,16 +263,17 @@ pub fn run(
             enc_flops: encode_flops(&cfg, 1, 256),
             ..decode_work(&cfg, 20, bw, 1.0)
         };
-        push("W2 rank 1x256, 4x4", p[0], work, None, format!("{k}/{t}"));
+        push("W2 rank 1x256, 4x4", p, work, None, format!("{k}/{t}"));
     }
     if sel.w3 {
         let inputs: Vec<Vec<u32>> = (0..8).map(|b| token_ids(20 + b, 256)).collect();
         let mut f = || {
-            let t = Instant::now();
+            let t = Stamp::now();
             if let Err(e) = model.encode(&inputs) {
                 err = Some(e.to_string());
             }
-            [t.elapsed().as_secs_f64()]
+            let (w, c) = t.elapsed();
+            [w, c]
         };
         f();
         let (p, k, t) = gate.time_parts(reps, tries, f);
@@ -273,7 +283,7 @@ pub fn run(
         };
         push(
             "W3 encoder 8x256",
-            p[0],
+            p,
             work,
             Some(2048.0),
             format!("{k}/{t}"),
@@ -285,7 +295,7 @@ pub fn run(
         let (p, k, t) = gate.time_parts(reps, tries, || {
             greedy(model, &inputs).unwrap_or_else(|e| {
                 err = Some(e);
-                [f64::NAN; 2]
+                [f64::NAN; 4]
             })
         });
         let work = Work {
@@ -295,7 +305,7 @@ pub fn run(
         let n = (8 * NEW_TOKENS) as f64;
         push(
             "W4 batch 8 generation",
-            p[0] + p[1],
+            [p[0] + p[1], p[2] + p[3]],
             work,
             Some(n),
             format!("{k}/{t}"),
@@ -311,14 +321,14 @@ pub fn run(
 pub fn print_table(title: &str, rows: &[Row], lim: Limits) {
     println!("{title}");
     println!(
-        "{:<24} {:>5} | {:>10} {:>10} {:>6} | {:>7} | {:>5}",
-        "workload", "prec", "measured", "floor", "unit", "ratio", "reps"
+        "{:<22} {:>4} | {:>9} {:>9} {:>9} {:>5} | {:>7} {:>6} | {:>5}",
+        "workload", "prec", "wall", "cpu-norm", "floor", "unit", "wall/fl", "cpu/fl", "reps"
     );
     for r in rows {
-        let (v, f, unit, ratio) = r.show(lim);
+        let (w, c, f, unit, rw, rc) = r.show(lim);
         println!(
-            "{:<24} {:>5} | {:>10.2} {:>10.2} {:>6} | {:>6.2}x | {:>5}",
-            r.what, r.precision, v, f, unit, ratio, r.reps
+            "{:<22} {:>4} | {:>9.2} {:>9.2} {:>9.2} {:>5} | {:>6.2}x {:>5.2}x | {:>5}",
+            r.what, r.precision, w, c, f, unit, rw, rc, r.reps
         );
     }
 }
@@ -392,7 +402,7 @@ pub fn cli(args: &[String]) -> Result<(), String> {
     let gate = Gate::calibrate(20, 30.0, 0.8);
     let gbps0 = crate::dram_read_gbps(512, 5);
     println!(
-        "start: FMA probe {:.0} GFLOP/s, DRAM read {gbps0:.1} GB/s; reps kept when FMA probes \
+        "start (CPU-normalised): FMA probe {:.0} GFLOP/s, DRAM read {gbps0:.1} GB/s; reps kept when FMA probes \
          before and after read >= 80% of the 3rd-best probe so far",
         gate.peak_gflops()
     );
@@ -442,7 +452,9 @@ pub fn cli(args: &[String]) -> Result<(), String> {
         gbps: gbps0.max(gbps1),
     };
     println!(
-        "floors use the run's readings: FMA peak {:.0} GFLOP/s (3rd-best probe), DRAM read {:.1} GB/s (best)",
+        "floors use the run's CPU-normalised readings: FMA peak {:.0} GFLOP/s (3rd-best probe), \
+         DRAM read {:.1} GB/s (best). wall = elapsed time; cpu-norm = CPU time of all threads / \
+         threads (the wall time the process would see with both cores to itself)",
         lim.gflops, lim.gbps
     );
     for (title, rows) in &tables {
@@ -497,8 +509,11 @@ mod tests {
         let rows = run(&m, "bf16", sel, &gate, 1).unwrap();
         assert_eq!(rows.len(), 6);
         for r in &rows {
-            let (v, f, _, ratio) = r.show(lim);
-            assert!(v > 0.0 && f > 0.0 && ratio > 0.0, "{r:?}");
+            let (w, c, f, _, rw, rc) = r.show(lim);
+            assert!(
+                w > 0.0 && c > 0.0 && f > 0.0 && rw > 0.0 && rc > 0.0,
+                "{r:?}"
+            );
         }
         print_table("tiny", &rows, lim);
     }

@@ -168,6 +168,35 @@ fn sum_fast(x: &[f32]) -> f32 {
     }
 }
 
+/// CPU seconds used so far by all threads of this process (`CLOCK_PROCESS_CPUTIME_ID`,
+/// nanosecond resolution, running threads included); `None` where unavailable.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+pub fn process_cpu_secs() -> Option<f64> {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` is the libc function (linked by std on Linux); `ts` is a valid
+    // `struct timespec` (two 64-bit fields on 64-bit Linux) that it only writes.
+    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+/// CPU seconds used so far by this process; `None` on this platform.
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+pub fn process_cpu_secs() -> Option<f64> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +207,11 @@ mod tests {
         assert!(read_gbps(&vec![1.0; 1 << 16]) > 0.0);
         let x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
         assert_eq!(sum_fast(&x), 499_500.0);
+        #[cfg(target_os = "linux")]
+        {
+            let a = process_cpu_secs().unwrap();
+            fma_gflops(Isa::Scalar, 5.0);
+            assert!(process_cpu_secs().unwrap() > a);
+        }
     }
 }
