@@ -188,7 +188,7 @@ pub fn process_cpu_secs() -> Option<f64> {
     // SAFETY: `clock_gettime` is the libc function (linked by std on Linux); `ts` is a valid
     // `struct timespec` (two 64-bit fields on 64-bit Linux) that it only writes.
     let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
 /// CPU seconds used so far by this process; `None` on this platform.
