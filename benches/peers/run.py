@@ -32,6 +32,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEW_TOKENS = 32
+THREADS = 2
 MASK = (1 << 64) - 1
 
 
@@ -82,55 +83,69 @@ class Gate:
         return g
 
     def time(self, fn, reps, tries=None):
-        """Median seconds of kept reps of fn() (after one warm-up), kept/tried."""
+        """(wall, CPU-normalised) medians in seconds of kept reps of fn() after one warm-up,
+        and kept/tried. CPU-normalised = process CPU time / THREADS, as t0_benches::Stamp."""
         fn()
         tries = tries or reps * 3
         kept, allv, n = [], [], 0
         while len(kept) < reps and n < tries:
             n += 1
             b = self.probe()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
-            dt = time.perf_counter() - t
+            dt = (time.perf_counter() - t, (time.process_time() - c) / THREADS)
             a = self.probe()
             allv.append(dt)
             if b >= self.frac * self.best and a >= self.frac * self.best:
                 kept.append(dt)
         v = kept or allv
-        return statistics.median(v), "%d/%d%s" % (len(kept), n, "" if kept else "*")
+        return (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
+                "%d/%d%s" % (len(kept), n, "" if kept else "*"))
 
 
 def run_t0(args):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(THREADS))
     cmd = [os.path.join(ROOT, "target", "release", "workloads"), "--shape", args.shape,
            "--reps", str(args.reps), "--w", "1,2,3,4"]
     print("$", " ".join(cmd), flush=True)
-    out = subprocess.check_output(cmd, cwd=ROOT).decode()
+    out = subprocess.check_output(cmd, cwd=ROOT, env=env).decode()
     print(out)
     res = {}
     for line in out.splitlines():
-        m = re.match(r"(W\d [^|]*?)\s+(f32|bf16)\s+\|\s+([\d.]+)\s+([\d.]+)\s+(\S+)", line)
+        m = re.match(r"(W\d [^|]*?)\s+(f32|bf16)\s+\|\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)",
+                     line)
         if m:
-            res[(m.group(1).strip(), m.group(2))] = (float(m.group(3)), m.group(5))
+            res[(m.group(1).strip(), m.group(2))] = (float(m.group(3)), float(m.group(4)),
+                                                     m.group(6))
     return res
+
+
+def put(res, name, t, reps, items=None):
+    """Stores (wall, CPU-normalised, unit, reps) from (wall s, cpu s) for ms or tok/s rows."""
+    if items is None:
+        res[name] = (t[0] * 1e3, t[1] * 1e3, "ms", reps)
+    else:
+        res[name] = (items / t[0], items / t[1], "tok/s", reps)
 
 
 def hf_engine(model_dir, dtype_name, gate, reps):
     import torch
     from transformers import T5ForConditionalGeneration
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     model = T5ForConditionalGeneration.from_pretrained(model_dir, torch_dtype=dtype).eval()
     res = {}
     with torch.inference_mode():
         ids = torch.tensor([token_ids(1, 128)])
-        enc, r1 = gate.time(lambda: model.encoder(input_ids=ids), reps)
+        *enc, r1 = gate.time(lambda: model.encoder(input_ids=ids), reps)
         gen = lambda: model.generate(input_ids=ids, max_new_tokens=NEW_TOKENS,
                                      min_new_tokens=NEW_TOKENS, do_sample=False, num_beams=1)
-        tot, r2 = gate.time(gen, reps)
-        res["W1 encoder (128 tok)"] = (enc * 1e3, "ms", r1)
-        res["W1 decode per token"] = ((tot - enc) / NEW_TOKENS * 1e3, "ms", r2)
-        res["W1 total"] = (tot * 1e3, "ms", r2)
+        *tot, r2 = gate.time(gen, reps)
+        put(res, "W1 encoder (128 tok)", enc, r1)
+        put(res, "W1 decode per token",
+            [(tot[i] - enc[i]) / NEW_TOKENS for i in range(2)], r2)
+        put(res, "W1 total", tot, r2)
 
         inp = torch.tensor([token_ids(2, 256)])
         choices = torch.tensor([token_ids(10 + c, 4) for c in range(4)])
@@ -143,16 +158,16 @@ def hf_engine(model_dir, dtype_name, gate, reps):
             lp = torch.log_softmax(logits.float(), -1).gather(-1, choices[..., None])
             return lp.sum(dim=(1, 2))
 
-        t, r = gate.time(rank, reps)
-        res["W2 rank 1x256, 4x4"] = (t * 1e3, "ms", r)
+        *t, r = gate.time(rank, reps)
+        put(res, "W2 rank 1x256, 4x4", t, r)
         batch = torch.tensor([token_ids(20 + b, 256) for b in range(8)])
-        t, r = gate.time(lambda: model.encoder(input_ids=batch), reps)
-        res["W3 encoder 8x256"] = (2048 / t, "tok/s", r)
+        *t, r = gate.time(lambda: model.encoder(input_ids=batch), reps)
+        put(res, "W3 encoder 8x256", t, r, 2048)
         b8 = torch.tensor([token_ids(40 + b, 128) for b in range(8)])
-        t, r = gate.time(lambda: model.generate(
+        *t, r = gate.time(lambda: model.generate(
             input_ids=b8, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
             do_sample=False, num_beams=1), reps)
-        res["W4 batch 8 generation"] = (8 * NEW_TOKENS / t, "tok/s", r)
+        put(res, "W4 batch 8 generation", t, r, 8 * NEW_TOKENS)
     return res
 
 
@@ -185,29 +200,29 @@ def ct2_engine(ct2_dir, compute_type, gate, reps):
     import ctranslate2
 
     tr = ctranslate2.Translator(ct2_dir, device="cpu", compute_type=compute_type,
-                                inter_threads=1, intra_threads=2)
+                                inter_threads=1, intra_threads=THREADS)
     toks = lambda ids: ["t%d" % i for i in ids]
     res = {}
     src = [toks(token_ids(1, 128))]
-    one, r1 = gate.time(lambda: tr.translate_batch(src, beam_size=1, max_decoding_length=1,
-                                                   min_decoding_length=1), reps)
-    tot, r2 = gate.time(lambda: tr.translate_batch(
+    *one, r1 = gate.time(lambda: tr.translate_batch(src, beam_size=1, max_decoding_length=1,
+                                                    min_decoding_length=1), reps)
+    *tot, r2 = gate.time(lambda: tr.translate_batch(
         src, beam_size=1, max_decoding_length=NEW_TOKENS, min_decoding_length=NEW_TOKENS), reps)
-    res["W1 encoder (128 tok)"] = (one * 1e3, "ms", r1 + " ~enc+1 step")
-    res["W1 decode per token"] = ((tot - one) / (NEW_TOKENS - 1) * 1e3, "ms", r2)
-    res["W1 total"] = (tot * 1e3, "ms", r2)
+    put(res, "W1 encoder (128 tok)", one, r1 + " ~enc+1 step")
+    put(res, "W1 decode per token", [(tot[i] - one[i]) / (NEW_TOKENS - 1) for i in range(2)], r2)
+    put(res, "W1 total", tot, r2)
     inp = toks(token_ids(2, 256))
     ch = [toks(token_ids(10 + c, 4)) for c in range(4)]
-    t, r = gate.time(lambda: tr.score_batch([inp] * 4, ch), reps)
-    res["W2 rank 1x256, 4x4"] = (t * 1e3, "ms", r + " re-encodes")
+    *t, r = gate.time(lambda: tr.score_batch([inp] * 4, ch), reps)
+    put(res, "W2 rank 1x256, 4x4", t, r + " re-encodes")
     batch = [toks(token_ids(20 + b, 256)) for b in range(8)]
-    t, r = gate.time(lambda: tr.translate_batch(batch, beam_size=1, max_decoding_length=1,
-                                                min_decoding_length=1), reps)
-    res["W3 encoder 8x256"] = (2048 / t, "tok/s", r + " ~enc+1 step")
+    *t, r = gate.time(lambda: tr.translate_batch(batch, beam_size=1, max_decoding_length=1,
+                                                 min_decoding_length=1), reps)
+    put(res, "W3 encoder 8x256", t, r + " ~enc+1 step", 2048)
     b8 = [toks(token_ids(40 + b, 128)) for b in range(8)]
-    t, r = gate.time(lambda: tr.translate_batch(
+    *t, r = gate.time(lambda: tr.translate_batch(
         b8, beam_size=1, max_decoding_length=NEW_TOKENS, min_decoding_length=NEW_TOKENS), reps)
-    res["W4 batch 8 generation"] = (8 * NEW_TOKENS / t, "tok/s", r)
+    put(res, "W4 batch 8 generation", t, r, 8 * NEW_TOKENS)
     return res
 
 
@@ -227,12 +242,12 @@ def main():
     ours = run_t0(args)
     model_dir = os.path.join(ROOT, "target", "t0-bench-models", args.shape)
     gate = Gate(os.path.join(ROOT, "target", "release", "probe"))
-    rows = []  # (engine, precision, workload, value, unit, reps)
+    rows = []  # (engine, precision, workload, wall, cpu, unit, reps)
     engines = args.engines.split(",")
     if "hf" in engines:
         for prec in ["f32", "bf16"]:
-            for w, (v, u, r) in hf_engine(model_dir, prec, gate, args.reps).items():
-                rows.append(("HF torch", prec, w, v, u, r))
+            for w, (v, c, u, r) in hf_engine(model_dir, prec, gate, args.reps).items():
+                rows.append(("HF torch", prec, w, v, c, u, r))
     if "ct2" in engines:
         import json
 
@@ -240,22 +255,27 @@ def main():
         ct2_dir = model_dir + "-ct2"
         ct2_convert(model_dir, ct2_dir, vocab)
         for prec, ct in [("f32", "float32"), ("bf16", "bfloat16"), ("int8", "int8_float32")]:
-            for w, (v, u, r) in ct2_engine(ct2_dir, ct, gate, args.reps).items():
-                rows.append(("CTranslate2", prec, w, v, u, r))
-    for (w, prec), (v, u) in sorted(ours.items()):
-        rows.append(("t0", prec, w, v, u, ""))
+            for w, (v, c, u, r) in ct2_engine(ct2_dir, ct, gate, args.reps).items():
+                rows.append(("CTranslate2", prec, w, v, c, u, r))
+    for (w, prec), (v, c, u) in sorted(ours.items()):
+        rows.append(("t0", prec, w, v, c, u, ""))
 
-    print("\nFMA peak during the peers (3rd-best probe): %.0f GFLOP/s" % gate.best)
-    print("ratio = engine time / t0 time at the same weight precision (int8 vs t0 bf16); "
-          ">1 means t0 is faster")
-    print("%-12s %-5s %-22s %10s %6s %8s  %s" % ("engine", "prec", "workload", "value", "unit",
-                                                   "ratio", "reps"))
-    for eng, prec, w, v, u, r in sorted(rows, key=lambda x: (x[2], x[1], x[0])):
+    print("\nFMA peak during the peers (3rd-best probe, CPU-normalised): %.0f GFLOP/s" % gate.best)
+    print("wall = elapsed; cpu = process CPU time / %d threads (the wall time with both cores "
+          "to itself). ratio = engine time / t0 time at the same weight precision (int8 vs "
+          "t0 bf16), on wall and on cpu; > 1 means t0 is faster" % THREADS)
+    print("%-12s %-5s %-22s %10s %10s %6s %8s %8s  %s" % (
+        "engine", "prec", "workload", "wall", "cpu", "unit", "ratio-w", "ratio-c", "reps"))
+    for eng, prec, w, v, c, u, r in sorted(rows, key=lambda x: (x[2], x[1], x[0])):
         ref = ours.get((w, "bf16" if prec == "int8" else prec))
-        ratio = ""
+        rw = rc = ""
         if ref and eng != "t0":
-            ratio = "%.2fx" % ((v / ref[0]) if u == "ms" else (ref[0] / v))
-        print("%-12s %-5s %-22s %10.2f %6s %8s  %s" % (eng, prec, w, v, u, ratio, r))
+            if u == "ms":
+                rw, rc = "%.2fx" % (v / ref[0]), "%.2fx" % (c / ref[1])
+            else:
+                rw, rc = "%.2fx" % (ref[0] / v), "%.2fx" % (ref[1] / c)
+        print("%-12s %-5s %-22s %10.2f %10.2f %6s %8s %8s  %s" % (eng, prec, w, v, c, u, rw, rc,
+                                                                 r))
 
 
 if __name__ == "__main__":
