@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod forward;
 mod generate;
 mod model_io;
@@ -57,6 +58,8 @@ enum Command {
         #[command(subcommand)]
         cmd: prompts::PromptsCommand,
     },
+    /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -84,6 +87,7 @@ fn run(cli: Cli) -> Result<(), String> {
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
         Command::Prompts { cmd } => prompts::run(cmd),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
