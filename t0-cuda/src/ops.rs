@@ -66,6 +66,9 @@ pub enum GemmKernel {
     Wgmma,
     /// As `Wgmma`, keeping one group of tensor-core operations in flight.
     WgmmaPipe,
+    /// 128x256 wgmma tiles fed by TMA, one producer and two consumer warpgroups (compute
+    /// capability 9.0).
+    Tma,
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -141,13 +144,14 @@ pub fn gemm(
         GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
         GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
             match dev.wgmma_checked() {
-                Some((_, true)) => GemmKernel::WgmmaPipe,
-                Some((true, false)) => GemmKernel::Wgmma,
+                Some((_, _, true)) => GemmKernel::Tma,
+                Some((_, true, _)) => GemmKernel::WgmmaPipe,
+                Some((true, ..)) => GemmKernel::Wgmma,
                 _ => GemmKernel::Large,
             }
         }
         GemmKernel::Auto => GemmKernel::Large,
-        GemmKernel::Wgmma | GemmKernel::WgmmaPipe if !dev.has_wgmma() => {
+        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma if !dev.has_wgmma() => {
             return Err(CudaError::BackendUnavailable(
                 "the wgmma GEMM needs compute capability 9.0".into(),
             ));
@@ -196,8 +200,13 @@ pub fn gemm(
             args.extend([Arg::I(mi), Arg::I(ni), Arg::I(ki), Arg::I(epi.code())]);
             dev.launch(Kernel::GemmSimple, (gx, m as u32, 1), (128, 1, 1), 0, &args)
         }
-        GemmKernel::Large | GemmKernel::Small | GemmKernel::Wgmma | GemmKernel::WgmmaPipe => {
+        GemmKernel::Large
+        | GemmKernel::Small
+        | GemmKernel::Wgmma
+        | GemmKernel::WgmmaPipe
+        | GemmKernel::Tma => {
             let (bm, bn, threads, smem, kid) = match kernel {
+                GemmKernel::Tma => (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma),
                 GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
                 GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
                 GemmKernel::WgmmaPipe => (
@@ -225,6 +234,20 @@ pub fn gemm(
                 Arg::I(epi.code()),
                 Arg::I(i32_of(ksplit.max(64), "ksplit")?),
             ]);
+            if kernel == GemmKernel::Tma {
+                use crate::device::TensorMapArg;
+                let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
+                let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
+                let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
+                return dev.launch_tma(
+                    kid,
+                    (tiles, 1, split as u32),
+                    (threads, 1, 1),
+                    smem,
+                    [&ta, &tw],
+                    &args[4..],
+                );
+            }
             dev.launch(
                 kid,
                 (n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, split as u32),
@@ -237,12 +260,16 @@ pub fn gemm(
     }
 }
 
-/// Compares the two wgmma GEMMs (basic, pipelined) with the mma.sync GEMM on random products
+/// Compares the three wgmma GEMMs (basic, pipelined, TMA) with the mma.sync GEMM on random products
 /// (with ragged tails); each is true when it agrees to 1e-3 relative (all accumulate in f32).
-pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool)> {
     Ok((
         wgmma_check_one(dev, GemmKernel::Wgmma)?,
         wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
+        wgmma_check_one(dev, GemmKernel::Tma).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: TMA GEMM self-check error: {e}");
+            false
+        }),
     ))
 }
 

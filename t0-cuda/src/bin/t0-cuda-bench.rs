@@ -121,8 +121,12 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             GemmKernel::Large,
             GemmKernel::Wgmma,
             GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
         ] {
-            let wg = matches!(kern, GemmKernel::Wgmma | GemmKernel::WgmmaPipe);
+            let wg = matches!(
+                kern,
+                GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma
+            );
             if (wg && !dev.has_wgmma()) || (kern == GemmKernel::Small && m > 512) {
                 continue;
             }
@@ -458,6 +462,8 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         .map(|_| (0..4).map(|_| ids(&mut rng, 4)).collect())
         .collect();
     let r32 = time_ms(dev, 3, || m.score(&many, &chm).map(|_| ()))?;
+    let e32 = time_ms(dev, 3, || m.encode(&many, true).map(|_| ()))?;
+    println!("[{name}] G2-32 split: encoder 32x256 + cross K/V {e32:.1} ms of {r32:.1} ms");
     rows.push(Row {
         what: "G2 rank 32 examples (ex/s)",
         ours: format!("{:.1}", 32.0 / (r32 / 1e3)),
@@ -468,6 +474,10 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     if !quick {
         let b32: Vec<Vec<u32>> = (0..32).map(|_| ids(&mut rng, 512)).collect();
         let e32 = time_ms(dev, 3, || m.encode(&b32, false).map(|_| ()))?;
+        // One more encode with per-stage synchronisation and timing.
+        t0_cuda::engine::set_profile(true);
+        let _ = m.encode(&b32, false);
+        t0_cuda::engine::set_profile(false);
         rows.push(Row {
             what: "G3 encoder 32x512 (k tok/s)",
             ours: format!("{:.1} ({e32:.0} ms)", 32.0 * 512.0 / e32),
