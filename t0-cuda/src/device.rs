@@ -29,7 +29,7 @@ pub struct CudaDevice {
     /// Freed pooled allocations by size, reused without a driver call (all work is on one
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
-    wgmma_verified: std::sync::OnceLock<(bool, bool, bool)>,
+    wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -302,10 +302,10 @@ impl CudaDevice {
     }
 
     /// Outcome of the wgmma self-check, (basic kernel, pipelined kernel, warp-specialised TMA
-    /// kernel), run on first call
+    /// kernel, persistent TMA kernel), run on first call
     /// (not inside a graph capture: [`CudaDevice::warm_up`] runs it); `None` where wgmma
     /// is not available (not a Hopper device, or disabled by `T0_CUDA_WGMMA=0`).
-    pub fn wgmma_checked(&self) -> Option<(bool, bool, bool)> {
+    pub fn wgmma_checked(&self) -> Option<(bool, bool, bool, bool)> {
         if !self.has_wgmma() {
             return None;
         }
@@ -315,17 +315,17 @@ impl CudaDevice {
         let me = self.me.get().and_then(|w| w.upgrade())?;
         let ok = crate::ops::wgmma_self_check(&me).unwrap_or_else(|e| {
             eprintln!("t0-cuda: wgmma self-check error: {e}");
-            (false, false, false)
+            (false, false, false, false)
         });
         self.set_wgmma_checked(ok);
         Some(ok)
     }
 
-    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool)) {
+    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {
         let _ = self.wgmma_verified.set(ok);
-        if !ok.0 || !ok.1 || !ok.2 {
+        if !ok.0 || !ok.1 || !ok.2 || !ok.3 {
             eprintln!(
-                "t0-cuda: wgmma GEMM self-check (basic, pipelined, tma) = {ok:?}; failing kernels are not used"
+                "t0-cuda: wgmma GEMM self-check (basic, pipelined, tma, persistent tma) = {ok:?}; failing kernels are not used"
             );
         }
     }

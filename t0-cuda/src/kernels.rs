@@ -117,11 +117,13 @@ pub enum Kernel {
     GemmWgmmaPipe,
     /// Warp-specialised wgmma GEMM fed by TMA (sm_90a only).
     GemmTma,
+    /// Persistent variant of [`Kernel::GemmTma`] (no split over K).
+    GemmTmaP,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 21] = [
+    pub const ALL: [Kernel; 22] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -143,6 +145,7 @@ impl Kernel {
         Kernel::GemmWgmma,
         Kernel::GemmWgmmaPipe,
         Kernel::GemmTma,
+        Kernel::GemmTmaP,
     ];
 
     /// The module that holds it.
@@ -150,7 +153,9 @@ impl Kernel {
         match self {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
-            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma => Module::GemmSm90,
+            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
+                Module::GemmSm90
+            }
             _ => Module::Elementwise,
         }
     }
@@ -179,6 +184,7 @@ impl Kernel {
             Kernel::GemmWgmma => "gemm_bf16_wgmma",
             Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
             Kernel::GemmTma => "gemm_bf16_tma",
+            Kernel::GemmTmaP => "gemm_bf16_tma_p",
         }
     }
 
@@ -187,7 +193,7 @@ impl Kernel {
         match self {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
-            Kernel::GemmTma => Some(TMA_SMEM as i32),
+            Kernel::GemmTma | Kernel::GemmTmaP => Some(TMA_SMEM as i32),
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }

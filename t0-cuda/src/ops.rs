@@ -69,6 +69,9 @@ pub enum GemmKernel {
     /// 128x256 wgmma tiles fed by TMA, one producer and two consumer warpgroups (compute
     /// capability 9.0).
     Tma,
+    /// As `Tma`, persistent (one block per multiprocessor walking the tiles); falls back to
+    /// `Tma` where the product is split over K.
+    TmaPersistent,
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -144,14 +147,17 @@ pub fn gemm(
         GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
         GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
             match dev.wgmma_checked() {
-                Some((_, _, true)) => GemmKernel::Tma,
-                Some((_, true, _)) => GemmKernel::WgmmaPipe,
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                Some((_, _, true, _)) => GemmKernel::Tma,
+                Some((_, true, ..)) => GemmKernel::WgmmaPipe,
                 Some((true, ..)) => GemmKernel::Wgmma,
                 _ => GemmKernel::Large,
             }
         }
         GemmKernel::Auto => GemmKernel::Large,
-        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma if !dev.has_wgmma() => {
+        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+            if !dev.has_wgmma() =>
+        {
             return Err(CudaError::BackendUnavailable(
                 "the wgmma GEMM needs compute capability 9.0".into(),
             ));
@@ -204,9 +210,12 @@ pub fn gemm(
         | GemmKernel::Small
         | GemmKernel::Wgmma
         | GemmKernel::WgmmaPipe
-        | GemmKernel::Tma => {
+        | GemmKernel::Tma
+        | GemmKernel::TmaPersistent => {
             let (bm, bn, threads, smem, kid) = match kernel {
-                GemmKernel::Tma => (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma),
+                GemmKernel::Tma | GemmKernel::TmaPersistent => {
+                    (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma)
+                }
                 GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
                 GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
                 GemmKernel::WgmmaPipe => (
@@ -234,14 +243,19 @@ pub fn gemm(
                 Arg::I(epi.code()),
                 Arg::I(i32_of(ksplit.max(64), "ksplit")?),
             ]);
-            if kernel == GemmKernel::Tma {
+            if matches!(kernel, GemmKernel::Tma | GemmKernel::TmaPersistent) {
                 use crate::device::TensorMapArg;
                 let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
                 let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
                 let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
+                let (kid, blocks) = if kernel == GemmKernel::TmaPersistent && split == 1 {
+                    (Kernel::GemmTmaP, tiles.min(dev.sm_count().max(1) as u32))
+                } else {
+                    (kid, tiles)
+                };
                 return dev.launch_tma(
                     kid,
-                    (tiles, 1, split as u32),
+                    (blocks, 1, split as u32),
                     (threads, 1, 1),
                     smem,
                     [&ta, &tw],
@@ -260,70 +274,93 @@ pub fn gemm(
     }
 }
 
-/// Compares the three wgmma GEMMs (basic, pipelined, TMA) with the mma.sync GEMM on random products
-/// (with ragged tails); each is true when it agrees to 1e-3 relative (all accumulate in f32).
-pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool)> {
+/// Compares the wgmma GEMMs (basic, pipelined, TMA, persistent TMA) with the mma.sync GEMM on
+/// random products (ragged tails; for the TMA kernels also more tiles than multiprocessors and
+/// the f32-add, bf16 and gated epilogues); each is true when it agrees to 1e-3 relative for
+/// f32 outputs and 1e-2 for bf16 outputs (all accumulate in f32).
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool, bool)> {
+    let tma = |kern| {
+        wgmma_check_one(dev, kern).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: {kern:?} GEMM self-check error: {e}");
+            false
+        })
+    };
     Ok((
         wgmma_check_one(dev, GemmKernel::Wgmma)?,
         wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
-        wgmma_check_one(dev, GemmKernel::Tma).unwrap_or_else(|e| {
-            eprintln!("t0-cuda: TMA GEMM self-check error: {e}");
-            false
-        }),
+        tma(GemmKernel::Tma),
+        tma(GemmKernel::TmaPersistent),
     ))
 }
 
 fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {
-    for &(m, n, k) in &[
+    let is_tma = matches!(kern, GemmKernel::Tma | GemmKernel::TmaPersistent);
+    let mut shapes = vec![
         (200usize, 300usize, 136usize),
         (256, 512, 1024),
         (384, 768, 4096),
-    ] {
+    ];
+    let mut epis = vec![Epilogue::F32];
+    if is_tma {
+        shapes.push((1000, 4400, 200));
+        epis.extend([Epilogue::AddF32, Epilogue::Bf16, Epilogue::GeGlu]);
+    }
+    for &(m, n, k) in &shapes {
         let a = dev.alloc(m * k * 2)?;
         let w = dev.alloc(n * k * 2)?;
-        let c1 = dev.alloc(m * n * 4)?;
-        let c2 = dev.alloc(m * n * 4)?;
         init_uniform_bf16(dev, a.view(), m * k, 17, 1.0)?;
         init_uniform_bf16(dev, w.view(), n * k, 23, 0.1)?;
-        dev.memset(&c2, 0, m * n * 4, 0xff)?;
-        gemm(
-            dev,
-            a.view(),
-            k,
-            w.view(),
-            k,
-            c1.view(),
-            n,
-            (m, n, k),
-            Epilogue::F32,
-            GemmKernel::Large,
-        )?;
-        gemm(
-            dev,
-            a.view(),
-            k,
-            w.view(),
-            k,
-            c2.view(),
-            n,
-            (m, n, k),
-            Epilogue::F32,
-            kern,
-        )?;
-        let mut r1 = vec![0f32; m * n];
-        let mut r2 = vec![0f32; m * n];
-        dev.download(&c1, 0, &mut r1)?;
-        dev.download(&c2, 0, &mut r2)?;
-        let (mut num, mut den) = (0f64, 0f64);
-        for (x, y) in r2.iter().zip(&r1) {
-            if !x.is_finite() {
+        for &epi in &epis {
+            let cols = epi.out_cols(n);
+            let c1 = dev.alloc(m * cols * 4)?;
+            let c2 = dev.alloc(m * cols * 4)?;
+            let fill = if epi == Epilogue::AddF32 { 0 } else { 0xff };
+            dev.memset(&c1, 0, m * cols * 4, 0)?;
+            dev.memset(&c2, 0, m * cols * 4, fill)?;
+            for (c, kk) in [(&c1, GemmKernel::Large), (&c2, kern)] {
+                gemm(
+                    dev,
+                    a.view(),
+                    k,
+                    w.view(),
+                    k,
+                    c.view(),
+                    cols,
+                    (m, n, k),
+                    epi,
+                    kk,
+                )?;
+            }
+            let bf16_out = epi.out_size() == 2;
+            let mut r1 = vec![0f32; m * cols];
+            let mut r2 = vec![0f32; m * cols];
+            if bf16_out {
+                let f1 = dev.alloc(m * cols * 4)?;
+                let f2 = dev.alloc(m * cols * 4)?;
+                bf16_to_f32(dev, c1.view(), f1.view(), m * cols)?;
+                bf16_to_f32(dev, c2.view(), f2.view(), m * cols)?;
+                dev.download(&f1, 0, &mut r1)?;
+                dev.download(&f2, 0, &mut r2)?;
+            } else {
+                dev.download(&c1, 0, &mut r1)?;
+                dev.download(&c2, 0, &mut r2)?;
+            }
+            let (mut num, mut den) = (0f64, 0f64);
+            for (x, y) in r2.iter().zip(&r1) {
+                if !x.is_finite() {
+                    return Ok(false);
+                }
+                num += ((x - y) as f64).powi(2);
+                den += (*y as f64).powi(2);
+            }
+            let tol = if bf16_out { 1e-2 } else { 1e-3 };
+            if (num / den.max(1e-30)).sqrt() > tol {
+                eprintln!(
+                    "t0-cuda: {kern:?} self-check {m}x{n}x{k} {epi:?}: rel diff {:.3e}",
+                    (num / den.max(1e-30)).sqrt()
+                );
                 return Ok(false);
             }
-            num += ((x - y) as f64).powi(2);
-            den += (*y as f64).powi(2);
-        }
-        if (num / den.max(1e-30)).sqrt() > 1e-3 {
-            return Ok(false);
         }
     }
     Ok(true)

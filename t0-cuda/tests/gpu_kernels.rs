@@ -86,10 +86,14 @@ fn gemm_all_kernels_and_epilogues_match_f64() {
             GemmKernel::Wgmma,
             GemmKernel::WgmmaPipe,
             GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
         ] {
             let wg = matches!(
                 kern,
-                GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma
+                GemmKernel::Wgmma
+                    | GemmKernel::WgmmaPipe
+                    | GemmKernel::Tma
+                    | GemmKernel::TmaPersistent
             );
             if (kern == GemmKernel::Gemv && m != 1) || (wg && !dev.has_wgmma()) {
                 continue;
@@ -231,12 +235,18 @@ fn wgmma_gemm_matches_f64() {
         (128usize, 256usize, 64usize),
         (300, 520, 200),
         (512, 1024, 1024),
+        (1100, 4400, 136),
     ] {
         let a = rng.bf16_vec(m * k, 1.0);
         let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
         let want = r::matmul_nt(&a, &w, m, n, k);
         let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
-        for kern in [GemmKernel::Wgmma, GemmKernel::WgmmaPipe, GemmKernel::Tma] {
+        for kern in [
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
+        ] {
             let o = poisoned(&dev, m * n * 4);
             ops::gemm(
                 &dev,
@@ -261,7 +271,7 @@ fn wgmma_gemm_matches_f64() {
     }
     assert_eq!(
         dev.wgmma_checked(),
-        Some((true, true, true)),
+        Some((true, true, true, true)),
         "self-check disagreed with the f64 checks"
     );
 }
@@ -283,10 +293,11 @@ fn gemm_strided_operands() {
         GemmKernel::Wgmma,
         GemmKernel::WgmmaPipe,
         GemmKernel::Tma,
+        GemmKernel::TmaPersistent,
     ] {
         let wg = matches!(
             kern,
-            GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma
+            GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
         );
         if wg && !dev.has_wgmma() {
             continue;

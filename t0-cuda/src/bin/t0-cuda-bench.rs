@@ -122,10 +122,14 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             GemmKernel::Wgmma,
             GemmKernel::WgmmaPipe,
             GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
         ] {
             let wg = matches!(
                 kern,
-                GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma
+                GemmKernel::Wgmma
+                    | GemmKernel::WgmmaPipe
+                    | GemmKernel::Tma
+                    | GemmKernel::TmaPersistent
             );
             if (wg && !dev.has_wgmma()) || (kern == GemmKernel::Small && m > 512) {
                 continue;
@@ -230,6 +234,40 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             ms * 1e3,
             (nn * k * 2) as f64 / ms / 1e6
         );
+    }
+    // The T0pp encoder's GEMMs with the epilogues the engine uses (automatic kernel choice).
+    if !quick {
+        for &(m, nn, k, epi) in &[
+            (16384usize, 12288usize, 4096usize, Epilogue::Bf16),
+            (16384, 4096, 4096, Epilogue::AddF32),
+            (16384, 20480, 4096, Epilogue::GeGlu),
+            (16384, 4096, 10240, Epilogue::AddF32),
+        ] {
+            let x = dev.alloc(m * k * 2)?;
+            let w = dev.alloc(nn * k * 2)?;
+            let c = dev.alloc(m * epi.out_cols(nn) * epi.out_size())?;
+            ops::init_uniform_bf16(dev, x.view(), m * k, 1, 1.0)?;
+            ops::init_uniform_bf16(dev, w.view(), nn * k, 2, 0.02)?;
+            dev.memset(&c, 0, m * epi.out_cols(nn) * epi.out_size(), 0)?;
+            let ms = time_ms(dev, 5, || {
+                ops::gemm(
+                    dev,
+                    x.view(),
+                    k,
+                    w.view(),
+                    k,
+                    c.view(),
+                    epi.out_cols(nn),
+                    (m, nn, k),
+                    epi,
+                    GemmKernel::Auto,
+                )
+            })?;
+            println!(
+                "gemm {m}x{nn}x{k} {epi:?} (engine epilogue): {ms:.3} ms = {:.0} TFLOP/s",
+                2.0 * (m * nn * k) as f64 / ms / 1e9
+            );
+        }
     }
     Ok(())
 }
