@@ -69,8 +69,8 @@ pub enum GemmKernel {
     /// 128x256 wgmma tiles fed by TMA, one producer and two consumer warpgroups (compute
     /// capability 9.0).
     Tma,
-    /// As `Tma`, persistent (one block per multiprocessor walking the tiles); falls back to
-    /// `Tma` where the product is split over K.
+    /// As `Tma`, persistent (one block per multiprocessor walking the tiles); runs `Tma`
+    /// where the product is split over K or `T0_CUDA_GEMM_PERSISTENT=0`.
     TmaPersistent,
 }
 
@@ -145,6 +145,18 @@ pub fn gemm(
         // Thresholds from the H200 measurements (t0-cuda/NOTES.md): the narrow kernel wins
         // while 128x128 tiles would not fill half the chip; wgmma from 64 of its tiles on.
         GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
+        // The TMA kernels from 32 of their tiles on (H100 run 3: 128x12288x4096 173 TFLOP/s
+        // against 97 for the 128x128 kernel).
+        GemmKernel::Auto
+            if m >= 128
+                && m.div_ceil(128) * n.div_ceil(256) >= 32
+                && matches!(dev.wgmma_checked(), Some((_, _, true, _) | (_, _, _, true))) =>
+        {
+            match dev.wgmma_checked() {
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                _ => GemmKernel::Tma,
+            }
+        }
         GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
             match dev.wgmma_checked() {
                 Some((_, _, _, true)) => GemmKernel::TmaPersistent,
@@ -248,7 +260,10 @@ pub fn gemm(
                 let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
                 let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
                 let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
-                let (kid, blocks) = if kernel == GemmKernel::TmaPersistent && split == 1 {
+                let persistent = kernel == GemmKernel::TmaPersistent
+                    && split == 1
+                    && !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0");
+                let (kid, blocks) = if persistent {
                     (Kernel::GemmTmaP, tiles.min(dev.sm_count().max(1) as u32))
                 } else {
                     (kid, tiles)
@@ -277,7 +292,8 @@ pub fn gemm(
 /// Compares the wgmma GEMMs (basic, pipelined, TMA, persistent TMA) with the mma.sync GEMM on
 /// random products (ragged tails; for the TMA kernels also more tiles than multiprocessors and
 /// the f32-add, bf16 and gated epilogues); each is true when it agrees to 1e-3 relative for
-/// f32 outputs and 1e-2 for bf16 outputs (all accumulate in f32).
+/// f32 outputs and 1e-2 for bf16 outputs (all accumulate in f32). `T0_CUDA_GEMM_PERSISTENT=0`
+/// skips (and so disables) the persistent kernel.
 pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool, bool)> {
     let tma = |kern| {
         wgmma_check_one(dev, kern).unwrap_or_else(|e| {
@@ -289,7 +305,8 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         wgmma_check_one(dev, GemmKernel::Wgmma)?,
         wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
         tma(GemmKernel::Tma),
-        tma(GemmKernel::TmaPersistent),
+        !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
+            && tma(GemmKernel::TmaPersistent),
     ))
 }
 

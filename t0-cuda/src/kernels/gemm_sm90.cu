@@ -173,7 +173,7 @@ __device__ __forceinline__ u32 mbar_try(u32 bar, u32 parity) {
 __device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
     u32 n = 0;
     while (!mbar_try(bar, parity)) {
-        if (++n > 100000000u) asm volatile("trap;\n");
+        if (++n > 20000000u) asm volatile("trap;\n");
     }
 }
 __device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar, int c0, int c1) {
