@@ -30,6 +30,7 @@ pub struct CudaDevice {
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
+    persistent_faster: std::sync::OnceLock<bool>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -211,6 +212,7 @@ impl CudaDevice {
             funcs: Mutex::new(HashMap::new()),
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
+            persistent_faster: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -319,6 +321,16 @@ impl CudaDevice {
         });
         self.set_wgmma_checked(ok);
         Some(ok)
+    }
+
+    /// Whether the persistent TMA GEMM was timed faster than the plain TMA GEMM at the
+    /// self-check (on one 8192x4096x4096 product); automatic choice takes the faster.
+    pub fn persistent_faster(&self) -> Option<bool> {
+        self.persistent_faster.get().copied()
+    }
+
+    pub(crate) fn set_persistent_faster(&self, faster: bool) {
+        let _ = self.persistent_faster.set(faster);
     }
 
     pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {

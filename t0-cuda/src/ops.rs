@@ -153,6 +153,9 @@ pub fn gemm(
                 && matches!(dev.wgmma_checked(), Some((_, _, true, _) | (_, _, _, true))) =>
         {
             match dev.wgmma_checked() {
+                Some((_, _, true, true)) if dev.persistent_faster() == Some(false) => {
+                    GemmKernel::Tma
+                }
                 Some((_, _, _, true)) => GemmKernel::TmaPersistent,
                 _ => GemmKernel::Tma,
             }
@@ -301,13 +304,63 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
             false
         })
     };
-    Ok((
+    let ok = (
         wgmma_check_one(dev, GemmKernel::Wgmma)?,
         wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
         tma(GemmKernel::Tma),
         !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
             && tma(GemmKernel::TmaPersistent),
-    ))
+    );
+    if ok.2 && ok.3 {
+        match time_tma_pair(dev) {
+            Ok((plain, persistent)) => {
+                eprintln!(
+                    "t0-cuda: TMA GEMM 8192x4096x4096: plain {plain:.3} ms, persistent {persistent:.3} ms"
+                );
+                dev.set_persistent_faster(persistent <= plain);
+            }
+            Err(e) => eprintln!("t0-cuda: timing the TMA GEMMs failed: {e}"),
+        }
+    }
+    Ok(ok)
+}
+
+/// Times the plain and the persistent TMA GEMM (best of 3 after a warm-up) on an
+/// 8192x4096x4096 product with a bf16 epilogue, in ms.
+fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>) -> Result<(f64, f64)> {
+    let (m, n, k) = (8192usize, 4096usize, 4096usize);
+    let a = dev.alloc(m * k * 2)?;
+    let w = dev.alloc(n * k * 2)?;
+    let c = dev.alloc(m * n * 2)?;
+    init_uniform_bf16(dev, a.view(), m * k, 5, 1.0)?;
+    init_uniform_bf16(dev, w.view(), n * k, 6, 0.02)?;
+    let mut best = [f64::INFINITY; 2];
+    for (i, kern) in [GemmKernel::Tma, GemmKernel::TmaPersistent]
+        .into_iter()
+        .enumerate()
+    {
+        for rep in 0..4 {
+            dev.synchronize()?;
+            let t = std::time::Instant::now();
+            gemm(
+                dev,
+                a.view(),
+                k,
+                w.view(),
+                k,
+                c.view(),
+                n,
+                (m, n, k),
+                Epilogue::Bf16,
+                kern,
+            )?;
+            dev.synchronize()?;
+            if rep > 0 {
+                best[i] = best[i].min(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok((best[0], best[1]))
 }
 
 fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {

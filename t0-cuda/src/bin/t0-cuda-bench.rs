@@ -574,6 +574,11 @@ fn main() {
         "NVRTC compile of all modules: {:.2} s",
         t.elapsed().as_secs_f64()
     );
+    println!(
+        "wgmma self-check (basic, pipelined, tma, persistent tma): {:?}; persistent faster: {:?}",
+        dev.wgmma_checked(),
+        dev.persistent_faster()
+    );
     if want_kernels {
         if let Err(e) = kernels(&dev, quick) {
             println!("kernel ceilings failed: {e}");
