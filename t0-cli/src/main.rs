@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod forward;
 mod generate;
 mod model_io;
+mod prompts;
 mod score;
 mod text;
 mod tokenize;
@@ -51,6 +53,13 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
     },
+    /// PromptSource templates: list them, render one for an example.
+    Prompts {
+        #[command(subcommand)]
+        cmd: prompts::PromptsCommand,
+    },
+    /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -77,6 +86,8 @@ fn run(cli: Cli) -> Result<(), String> {
             eos,
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
+        Command::Prompts { cmd } => prompts::run(cmd),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

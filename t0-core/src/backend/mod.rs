@@ -67,8 +67,10 @@ use crate::tensor::{DType, TensorView};
 
 pub mod conformance;
 pub mod cpu;
+pub mod fast;
 
 pub use cpu::CpuBackend;
+pub use fast::FastCpuBackend;
 
 /// The activation applied inside the feed-forward block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
