@@ -148,6 +148,7 @@ fn greedy_sequences_match_hf_batched_and_one_by_one() {
             let opts = GenerateOptions {
                 max_new_tokens: max_new,
                 min_new_tokens: min,
+                ..Default::default()
             };
             // Padded batch of unequal lengths.
             let got = m.generate_greedy(&inputs, &opts).unwrap();

@@ -402,6 +402,7 @@ fn generic(dev: &Arc<CudaDevice>, name: &str) -> Result<Vec<Row>> {
     let opts = GenerateOptions {
         max_new_tokens: 64,
         min_new_tokens: 0,
+        ..Default::default()
     };
     let mut ntok = 0;
     let total = time_ms(dev, 2, || {
