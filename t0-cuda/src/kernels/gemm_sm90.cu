@@ -183,7 +183,7 @@ __device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar
         : "memory");
 }
 
-// Epilogue of the TMA kernels (not split over K): as epi_pair, with 8-byte (f32) and 4-byte (bf16) stores
+// Epilogue of the persistent kernel: as epi_pair, with 8-byte (f32) and 4-byte (bf16) stores
 // where the address allows.
 __device__ __forceinline__ void epi_pair_v(int mode, void* out, long long ldc, int m, int n, float v0,
                                            float v1, int N) {
@@ -328,13 +328,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
         for (int j = 0; j < 32; ++j) {
             const int n = bn0 + j * 8 + t * 2;
             if (n < N) {
-                if (atomic) {
-                    if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, true);
-                    if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, true);
-                } else {
-                    if (wr < M) epi_pair_v(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N);
-                    if (wr + 8 < M) epi_pair_v(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N);
-                }
+                if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, atomic);
+                if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, atomic);
             }
         }
     }
