@@ -183,37 +183,6 @@ __device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar
         : "memory");
 }
 
-// Epilogue of the persistent kernel: as epi_pair, with 8-byte (f32) and 4-byte (bf16) stores
-// where the address allows.
-__device__ __forceinline__ void epi_pair_v(int mode, void* out, long long ldc, int m, int n, float v0,
-                                           float v1, int N) {
-    const bool two = (n + 1) < N;
-    if (mode == EPI_F32 || mode == EPI_ADD_F32) {
-        float* o = (float*)out + (long long)m * ldc + n;
-        if (two && (((unsigned long long)o) & 7ull) == 0) {
-            float2 v = make_float2(v0, v1);
-            if (mode == EPI_ADD_F32) {
-                const float2 p = *(const float2*)o;
-                v.x += p.x;
-                v.y += p.y;
-            }
-            *(float2*)o = v;
-            return;
-        }
-    } else if (mode == EPI_BF16 || mode == EPI_RELU) {
-        u16* o = (u16*)out + (long long)m * ldc + n;
-        if (two && (((unsigned long long)o) & 3ull) == 0) {
-            if (mode == EPI_RELU) {
-                v0 = fmaxf(v0, 0.0f);
-                v1 = fmaxf(v1, 0.0f);
-            }
-            *(u32*)o = pack2(v0, v1);
-            return;
-        }
-    }
-    epi_pair(mode, out, ldc, m, n, v0, v1, N, false);
-}
-
 // Gated epilogue (EPI_GEGLU / EPI_SWIGLU) of a whole 64 x 256 consumer tile whose rows and
 // columns are all in range: branch-free, the activations of all 32 column pairs of rows wr
 // and wr + 8 are independent (so they interleave), and lanes t, t ^ 1 of each quad swap one
@@ -338,7 +307,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
 // Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
 // the tiles blockIdx.x, blockIdx.x + gridDim.x, ... in the same grouped order; the stage ring
 // and its phases run on across tiles, so the producer fetches the next tile's first stages
-// while the consumers store the previous tile. No split over K (gridDim.z must be 1).
+// while the consumers store the previous tile. No split over K (gridDim.z must be 1). Scalar
+// stores as gemm_bf16_tma (8/4-byte vector stores made the plain kernel 28 % slower, run 5).
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
@@ -427,8 +397,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
             for (int j = 0; j < 32; ++j) {
                 const int n = bn0 + j * 8 + t * 2;
                 if (n < N) {
-                    if (wr < M) epi_pair_v(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N);
-                    if (wr + 8 < M) epi_pair_v(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N);
+                    if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
+                    if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
                 }
             }
         }
