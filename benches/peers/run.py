@@ -233,13 +233,15 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--engines", default="hf,ct2")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build")
+    ap.add_argument("--no-t0", action="store_true",
+                    help="skip t0's own run (no ratios; for re-measuring one peer)")
     args = ap.parse_args()
     ensure_env(args)
 
     if not args.no_build:
         subprocess.check_call(["cargo", "build", "--release", "-p", "t0-benches", "--bins"],
                               cwd=ROOT)
-    ours = run_t0(args)
+    ours = {} if args.no_t0 else run_t0(args)
     model_dir = os.path.join(ROOT, "target", "t0-bench-models", args.shape)
     gate = Gate(os.path.join(ROOT, "target", "release", "probe"))
     rows = []  # (engine, precision, workload, wall, cpu, unit, reps)
