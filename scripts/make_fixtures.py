@@ -4,13 +4,17 @@
 Pinned reference: transformers==4.46.3 torch==2.5.1 safetensors==0.8.0 numpy==2.4.6
 (see scripts/requirements-fixtures.txt). Run from the repository root:
 
-    python scripts/make_fixtures.py
+    T0_SHARED=/path/to/shared python scripts/make_fixtures.py
+
+(T0_SHARED defaults to ../shared beside the repository; it holds the t5style-4k
+sentencepiece model used for the end-to-end text cases of the t5style_4k model.)
 
 For each variant it writes <name>/config.json and model.safetensors (HF `save_pretrained`,
 f32, or bf16 for the *_bf16 variant), plus:
   reference.json         inputs (token ids), decoder ids, greedy outputs, choice scores
   reference.safetensors  HF's encoder states (enc.{i}) and decoder logits (logits.{i}), f32
-and, at the top level, buckets.json: HF's `_relative_position_bucket` for relative
+t5style_4k/text_cases.json holds text → ids → greedy text and t-zero-style choice scores
+through HF's slow T5Tokenizer; and, at the top level, buckets.json: HF's `_relative_position_bucket` for relative
 positions -300..300 under the bucket settings used here and T0's (32 buckets, 128).
 
 All numbers are HF transformers' T5ForConditionalGeneration in f32 on CPU.
@@ -199,8 +203,56 @@ def make(name, over, opts, seed):
               os.path.join(d, "reference.safetensors"))
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
+    if opts.get("few"):
+        text_cases(model, d)
     print(f"{name}: seed={seed} eos={eos} greedy={ref['greedy']} margin={margin:.4f}")
     return True
+
+
+TEXTS = [
+    "Translate to German: the house is wonderful.",
+    "Is this review positive or negative? Review: the movie was great fun.",
+    "Question: what is the capital of France? Answer:",
+    "Summarize: the cat sat on the mat all day long.",
+]
+CHOICES = ["positive", "negative", "it is not clear"]
+
+
+@torch.no_grad()
+def text_cases(model, d):
+    """End-to-end text references for the CLI: HF's slow T5Tokenizer on the shared
+    t5style-4k sentencepiece model (4000 pieces + 100 sentinels), generation and t-zero
+    style scoring (input without EOS, choices with EOS, summed log-probs)."""
+    from transformers import T5Tokenizer
+
+    shared = os.environ.get("T0_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+    spm = os.path.join(shared, "data", "sentencepiece", "t5style-4k.model")
+    tok = T5Tokenizer(spm, extra_ids=100, legacy=True)
+    assert len(tok) == 4100
+    cases = []
+    for text in TEXTS:
+        ids = tok(text).input_ids
+        g = greedy(model, ids, 6, 0, 1, True)
+        # Keep cases whose output decodes to plain pieces (no sentinel / padding rows).
+        if any(t >= 4000 or t in (0, 2) for t in g if t != 1):
+            continue
+        if greedy_margins(model, ids, g) < 1e-3:
+            continue
+        inp = tok(text, add_special_tokens=False).input_ids
+        chs = [tok(c).input_ids for c in CHOICES]
+        cases.append({
+            "text": text,
+            "input_ids": ids,
+            "greedy_ids": g,
+            "greedy_text": tok.decode(g, skip_special_tokens=True),
+            "score_input_ids": inp,
+            "choices": CHOICES,
+            "choice_ids": chs,
+            "scores": [choice_score(model, inp, c) for c in chs],
+        })
+    assert cases, "no clean text case"
+    with open(os.path.join(d, "text_cases.json"), "w") as f:
+        json.dump(cases, f, indent=1)
 
 
 def buckets():

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod forward;
+mod generate;
+mod model_io;
+mod score;
+mod text;
+mod tokenize;
 
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
@@ -24,6 +30,30 @@ enum Command {
     },
     /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
     Bench(bench::BenchArgs),
+    /// Greedy generation: `t0 generate --model DIR TEXT`.
+    Generate(generate::GenerateArgs),
+    /// Rank classification: `t0 score --model DIR --choices "yes|||no" TEXT`.
+    Score(score::ScoreArgs),
+    /// Decoder logits of one example as .npy (for checking numerics).
+    Forward(forward::ForwardArgs),
+    /// Tokenize one line of stdin: prints space-separated ids (or pieces).
+    Tokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Print pieces instead of ids.
+        #[arg(long)]
+        pieces: bool,
+        /// Append the EOS token.
+        #[arg(long)]
+        eos: bool,
+    },
+    /// Decode one line of space-separated ids from stdin into text.
+    Detokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -42,6 +72,15 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
+        Command::Generate(a) => generate::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Forward(a) => forward::run(a),
+        Command::Tokenize {
+            tokenizer,
+            pieces,
+            eos,
+        } => tokenize::tokenize(&tokenizer, pieces, eos),
+        Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
     }
 }
 

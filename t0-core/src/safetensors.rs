@@ -263,38 +263,136 @@ pub fn header_len(prefix: &[u8], file_len: usize) -> Result<usize, SafetensorsEr
     Ok(n as usize)
 }
 
+/// Most dimensions accepted in a shape (real tensors have a handful).
+pub const MAX_DIMS: usize = 1024;
+
 /// A raw header entry as JSON gives it.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInfo {
     dtype: String,
-    shape: Vec<u64>,
+    shape: Shape,
     data_offsets: (u64, u64),
 }
 
-/// Collects a JSON object's entries in order, keeping duplicates so they can be reported.
-pub(crate) struct Entries(pub(crate) Vec<(String, serde_json::Value)>);
+/// A shape, read without ever holding more than [`MAX_DIMS`] dimensions.
+struct Shape(Vec<u64>);
 
-impl<'de> serde::Deserialize<'de> for Entries {
+impl<'de> serde::Deserialize<'de> for Shape {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Entries;
+            type Value = Shape;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("an array of non-negative integers")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<Entries, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Shape, A::Error> {
                 let mut v = Vec::new();
-                while let Some(e) = m.next_entry::<String, serde_json::Value>()? {
-                    v.push(e);
+                while let Some(d) = s.next_element::<u64>()? {
+                    if v.len() == MAX_DIMS {
+                        return Err(serde::de::Error::custom(alloc::format!(
+                            "more than {MAX_DIMS} dimensions"
+                        )));
+                    }
+                    v.push(d);
                 }
-                Ok(Entries(v))
+                Ok(Shape(v))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_seq(V)
+    }
+}
+
+/// How the value under one key of a JSON object is read (typed, so that no untrusted
+/// `serde_json::Value` tree is ever built).
+pub(crate) trait EntryKind: Sized {
+    /// Reads the value for `key`; `inner_key` tracks the key being read inside a nested
+    /// object, for error messages.
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        key: &str,
+        inner_key: &mut String,
+        m: &mut A,
+    ) -> Result<Self, A::Error>;
+}
+
+impl EntryKind for String {
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        _: &str,
+        _: &mut String,
+        m: &mut A,
+    ) -> Result<Self, A::Error> {
+        m.next_value()
+    }
+}
+
+/// Reads a JSON object's entries in order (duplicates kept, so they can be reported),
+/// recording the key being read in `key` so that errors can name it.
+pub(crate) struct ObjectSeed<'k, E> {
+    pub(crate) key: &'k mut String,
+    pub(crate) inner_key: &'k mut String,
+    pub(crate) kind: core::marker::PhantomData<E>,
+}
+
+impl<'de, E: EntryKind> serde::de::DeserializeSeed<'de> for ObjectSeed<'_, E> {
+    type Value = Vec<(String, E)>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, E: EntryKind> serde::de::Visitor<'de> for ObjectSeed<'_, E> {
+    type Value = Vec<(String, E)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(k) = m.next_key::<String>()? {
+            self.key.clear();
+            self.key.push_str(&k);
+            self.inner_key.clear();
+            let e = E::read(&k, self.inner_key, &mut m)?;
+            v.push((k, e));
+        }
+        self.key.clear();
+        Ok(v)
+    }
+}
+
+/// Parses `text` as one JSON object of `E` entries. On error returns the key being read
+/// (empty when none), the nested key (empty when none) and serde's message.
+pub(crate) fn parse_object<E: EntryKind>(
+    text: &str,
+) -> Result<Vec<(String, E)>, (String, String, serde_json::Error)> {
+    use serde::de::DeserializeSeed;
+    let (mut key, mut inner_key) = (String::new(), String::new());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = ObjectSeed {
+        key: &mut key,
+        inner_key: &mut inner_key,
+        kind: core::marker::PhantomData,
+    };
+    let r = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    r.map_err(|e| (key, inner_key, e))
+}
+
+/// One top-level header entry.
+enum HeaderEntry {
+    Metadata(BTreeMap<String, String>),
+    Tensor(RawInfo),
+}
+
+impl EntryKind for HeaderEntry {
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        key: &str,
+        _: &mut String,
+        m: &mut A,
+    ) -> Result<Self, A::Error> {
+        if key == "__metadata__" {
+            m.next_value().map(HeaderEntry::Metadata)
+        } else {
+            m.next_value().map(HeaderEntry::Tensor)
+        }
     }
 }
 
@@ -330,28 +428,32 @@ pub fn parse_header(
     let text = core::str::from_utf8(json).map_err(|e| SafetensorsError::HeaderNotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
-    let entries: Entries =
-        serde_json::from_str(text).map_err(|e| SafetensorsError::InvalidHeader(e.to_string()))?;
+    let entries = parse_object::<HeaderEntry>(text).map_err(|(key, _, e)| {
+        SafetensorsError::InvalidHeader(match key.as_str() {
+            "" => e.to_string(),
+            "__metadata__" => alloc::format!("__metadata__: {e}"),
+            _ => alloc::format!("tensor `{key}`: {e}"),
+        })
+    })?;
     let mut tensors = BTreeMap::new();
     let mut metadata = BTreeMap::new();
     let mut seen_meta = false;
-    for (name, value) in entries.0 {
-        if name == "__metadata__" {
-            if seen_meta {
-                return Err(SafetensorsError::DuplicateTensor(name));
+    for (name, entry) in entries {
+        let raw = match entry {
+            HeaderEntry::Metadata(m) => {
+                if seen_meta {
+                    return Err(SafetensorsError::DuplicateTensor(name));
+                }
+                seen_meta = true;
+                metadata = m;
+                continue;
             }
-            seen_meta = true;
-            metadata = serde_json::from_value(value).map_err(|e| {
-                SafetensorsError::InvalidHeader(alloc::format!("__metadata__: {e}"))
-            })?;
-            continue;
-        }
-        let raw: RawInfo = serde_json::from_value(value)
-            .map_err(|e| SafetensorsError::InvalidHeader(alloc::format!("tensor `{name}`: {e}")))?;
+            HeaderEntry::Tensor(raw) => raw,
+        };
         let dtype = parse_dtype(&name, &raw.dtype)?;
         let mut numel: usize = 1;
-        let mut shape = Vec::with_capacity(raw.shape.len().min(64));
-        for &d in &raw.shape {
+        let mut shape = Vec::with_capacity(raw.shape.0.len());
+        for &d in &raw.shape.0 {
             let d = usize::try_from(d).map_err(|_| SafetensorsError::ShapeOverflow {
                 tensor: name.clone(),
             })?;

@@ -65,6 +65,15 @@ pub enum WeightsError {
         /// The stored dtype.
         dtype: DType,
     },
+    /// A weight is NaN or infinite (reported by [`check_finite`] only; loading accepts it).
+    NonFinite {
+        /// The name it was found under.
+        tensor: String,
+        /// Flat index of the first such element.
+        index: usize,
+        /// `NaN`, `+inf` or `-inf`.
+        value: &'static str,
+    },
     /// The checkpoint holds a layer the configuration does not have (`num_layers` or
     /// `num_decoder_layers` too small for the weights).
     ExtraLayer {
@@ -106,6 +115,11 @@ impl fmt::Display for WeightsError {
                 "tensor `{tensor}` is stored as {}, expected a float dtype (F32, F16 or BF16)",
                 dtype.as_str()
             ),
+            WeightsError::NonFinite {
+                tensor,
+                index,
+                value,
+            } => write!(f, "tensor `{tensor}` holds {value} at flat index {index}"),
             WeightsError::ExtraLayer {
                 tensor,
                 field,
@@ -296,6 +310,65 @@ pub fn verify<S: TensorSource + ?Sized>(src: &S, cfg: &T5Config) -> Result<(), W
     Ok(())
 }
 
+/// Classifies a non-finite value by its sign and mantissa.
+fn non_finite(nan: bool, negative: bool) -> &'static str {
+    match (nan, negative) {
+        (true, _) => "NaN",
+        (false, false) => "+inf",
+        (false, true) => "-inf",
+    }
+}
+
+/// The first non-finite element of a float tensor: (flat index, kind).
+fn first_non_finite(t: &TensorView<'_>) -> Option<(usize, &'static str)> {
+    match t.dtype {
+        DType::F32 => t
+            .data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .enumerate()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(i, v)| (i, non_finite(v.is_nan(), v.is_sign_negative()))),
+        DType::F16 | DType::BF16 => {
+            // Exponent all ones: F16 0x7c00, BF16 0x7f80; mantissa non-zero means NaN.
+            let (exp, mant) = if t.dtype == DType::F16 {
+                (0x7c00u16, 0x03ffu16)
+            } else {
+                (0x7f80, 0x007f)
+            };
+            t.data
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .enumerate()
+                .find(|(_, b)| b & exp == exp)
+                .map(|(i, b)| (i, non_finite(b & mant != 0, b & 0x8000 != 0)))
+        }
+        DType::I8 | DType::U8 => None,
+    }
+}
+
+/// Reads every tensor `cfg` requires and reports the first NaN or infinity. This touches
+/// all the weights (for a memory-mapped checkpoint: reads the whole file), so it is an
+/// explicit, optional check; loading itself accepts non-finite values.
+pub fn check_finite<S: TensorSource + ?Sized>(src: &S, cfg: &T5Config) -> Result<(), WeightsError> {
+    for s in expected_tensors(cfg) {
+        let Some(t) = resolve(src, &s.name) else {
+            return Err(WeightsError::Missing {
+                tensor: s.name,
+                expected: s.shape,
+            });
+        };
+        if let Some((index, value)) = first_non_finite(&t) {
+            return Err(WeightsError::NonFinite {
+                tensor: t.name.to_string(),
+                index,
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +530,46 @@ mod tests {
                 dtype: DType::I8
             }
         );
+    }
+
+    #[test]
+    fn non_finite_weights_load_and_are_reported_on_request() {
+        let c = tiny(FeedForwardProj::Relu, true);
+        let specs = expected_tensors(&c);
+        let target = "encoder.block.1.layer.1.DenseReluDense.wo.weight";
+        for (dtype, bad, kind) in [
+            (DType::F32, f32::NAN.to_le_bytes().to_vec(), "NaN"),
+            (DType::F32, f32::NEG_INFINITY.to_le_bytes().to_vec(), "-inf"),
+            (
+                DType::F16,
+                half::f16::INFINITY.to_le_bytes().to_vec(),
+                "+inf",
+            ),
+            (DType::BF16, half::bf16::NAN.to_le_bytes().to_vec(), "NaN"),
+            (
+                DType::BF16,
+                half::bf16::NEG_INFINITY.to_le_bytes().to_vec(),
+                "-inf",
+            ),
+        ] {
+            let mut bytes = build(&specs, |n| n.to_string(), dtype);
+            let st = SafeTensors::parse(&bytes).unwrap();
+            check_finite(&st, &c).unwrap();
+            let t = st.tensor(target).unwrap();
+            let off = t.data.as_ptr() as usize - bytes.as_ptr() as usize + 5 * dtype.size();
+            bytes[off..off + dtype.size()].copy_from_slice(&bad);
+            let st = SafeTensors::parse(&bytes).unwrap();
+            verify(&st, &c).unwrap();
+            assert_eq!(
+                check_finite(&st, &c).unwrap_err(),
+                WeightsError::NonFinite {
+                    tensor: target.into(),
+                    index: 5,
+                    value: kind
+                },
+                "{dtype:?}"
+            );
+        }
     }
 
     #[test]

@@ -126,6 +126,23 @@ fn header_not_json_not_utf8_or_wrong_shape() {
             "{entry}"
         );
     }
+    let dims = vec!["1"; 1025].join(",");
+    let e = st_err(
+        &st_file(
+            &format!(r#"{{"x":{{"dtype":"U8","shape":[{dims}],"data_offsets":[0,1]}}}}"#),
+            &[0],
+        ),
+        Some("x"),
+    );
+    assert!(
+        matches!(e, SE::InvalidHeader(ref m) if m.contains("1024 dimensions")),
+        "{e:?}"
+    );
+    let e = st_err(&st_file("{} {}", &[]), None);
+    assert!(
+        matches!(e, SE::InvalidHeader(ref m) if m.contains("trailing")),
+        "{e:?}"
+    );
     let e = st_err(&st_file(r#"{"__metadata__":{"a":1}}"#, &[]), None);
     assert!(
         matches!(e, SE::InvalidHeader(ref m) if m.contains("__metadata__")),
@@ -503,6 +520,11 @@ fn pytorch_bin_only_directory_is_unsupported_and_empty_dir_has_no_weights() {
     assert!(
         matches!(e, LoadError::UnsupportedFormat { ref path, .. } if path.ends_with("pytorch_model.bin"))
     );
+    let file = dir.path().join("pytorch_model.bin");
+    assert!(matches!(
+        Checkpoint::open(&file).unwrap_err(),
+        LoadError::NotADirectory { ref path } if *path == file
+    ));
     let missing = dir.path().join("nope");
     assert!(matches!(
         Checkpoint::open(&missing).unwrap_err(),

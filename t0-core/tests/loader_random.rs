@@ -58,3 +58,48 @@ fn sharded_copy_agrees_with_single_file_copy() {
         assert_eq!(x.to_f32_vec().unwrap(), random_tensor(4, &spec));
     }
 }
+
+#[test]
+fn checkpoints_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Checkpoint>();
+    assert_send_sync::<t0_core::loader::MappedFile>();
+    let cfg = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    write_random_checkpoint(dir.path(), &cfg, 2, DType::BF16).unwrap();
+    let ck = Checkpoint::open(dir.path()).unwrap();
+    let specs = expected_tensors(&cfg);
+    std::thread::scope(|s| {
+        for part in specs.chunks(specs.len().div_ceil(2)) {
+            let ck = &ck;
+            s.spawn(move || {
+                for spec in part {
+                    assert_eq!(ck.tensor(&spec.name).unwrap().shape, spec.shape.as_slice());
+                }
+            });
+        }
+    });
+}
+
+/// The Hugging Face cache stores snapshot files as symlinks into `blobs/`: they open.
+#[cfg(unix)]
+#[test]
+fn opens_a_hub_cache_snapshot_of_symlinks() {
+    let cfg = tiny();
+    let root = tempfile::tempdir().unwrap();
+    let blobs = root.path().join("blobs");
+    write_random_checkpoint(&blobs, &cfg, 3, DType::F16).unwrap();
+    let snap = root.path().join("snapshots").join("0123abc");
+    fs::create_dir_all(&snap).unwrap();
+    for f in ["config.json", SINGLE_FILE] {
+        let hashed = blobs.join(format!("{f}.blob"));
+        fs::rename(blobs.join(f), &hashed).unwrap();
+        std::os::unix::fs::symlink(format!("../../blobs/{f}.blob"), snap.join(f)).unwrap();
+    }
+    let ck = Checkpoint::open(&snap).unwrap();
+    assert_eq!(ck.config(), &cfg);
+    assert_eq!(
+        fs::read(blobs.join("model.safetensors.blob")).unwrap(),
+        random_checkpoint(&cfg, 3, DType::F16)
+    );
+}

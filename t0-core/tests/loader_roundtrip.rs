@@ -330,3 +330,30 @@ proptest! {
         let _ = ShardIndex::parse(&text);
     }
 }
+
+/// The fuzz seeds were written by Python's `safetensors` (fuzz/make_seeds.py): all parse.
+#[test]
+fn python_written_seed_files_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let mut n = 0;
+    for e in fs::read_dir(root.join("safetensors_header")).unwrap() {
+        let p = e.unwrap().path();
+        let f = Checkpoint::open_file(&p).unwrap();
+        if p.ends_with("mixed.safetensors") {
+            let q = f.tensor("q").unwrap();
+            assert_eq!(
+                (q.dtype, q.shape, q.data),
+                (DType::I8, &[3, 2][..], &[0, 1, 2, 3, 4, 5][..])
+            );
+            assert_eq!(f.tensor("scalar").unwrap().to_f32_vec().unwrap(), vec![1.5]);
+            assert_eq!(f.tensor("zero_size").unwrap().shape, &[0, 4]);
+            assert_eq!(f.header().metadata["format"], "pt");
+        }
+        n += 1;
+    }
+    for e in fs::read_dir(root.join("safetensors_index")).unwrap() {
+        ShardIndex::parse(&fs::read(e.unwrap().path()).unwrap()).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 5);
+}

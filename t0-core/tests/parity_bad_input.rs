@@ -98,6 +98,20 @@ fn choices_empty_or_with_an_empty_choice() {
         .err(),
         Some(ModelError::EmptyChoice { index: 1 })
     );
+    let choices: [&[[u32; 2]]; 1] = [&[[7, 1]]];
+    assert!(matches!(
+        m.score_batch(&[[5u32], [6]], &choices, &ScoreOptions::default()),
+        Err(ModelError::InvalidOption {
+            option: "choices",
+            ..
+        })
+    ));
+    let none: [&[[u32; 2]]; 1] = [&[]];
+    assert_eq!(
+        m.score_batch(&[[5u32]], &none, &ScoreOptions::default())
+            .err(),
+        Some(ModelError::NoChoices)
+    );
 }
 
 #[test]

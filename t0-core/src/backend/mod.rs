@@ -65,6 +65,7 @@ use core::fmt;
 
 use crate::tensor::{DType, TensorView};
 
+pub mod conformance;
 pub mod cpu;
 pub mod fast;
 
@@ -114,6 +115,15 @@ pub struct AttentionParams<'a, T> {
     /// `i` and key `j` get `bias[h, j − i + q_len − 1]`. `None`: no bias.
     pub bias: Option<&'a T>,
 }
+
+// Manual impls: the derive would demand `T: Clone`, but only `&T` is held.
+impl<T> Clone for AttentionParams<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for AttentionParams<'_, T> {}
 
 /// Why a backend op failed.
 #[derive(Debug, Clone, PartialEq)]

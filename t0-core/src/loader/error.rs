@@ -82,6 +82,11 @@ pub enum LoadError {
         /// The directory.
         dir: PathBuf,
     },
+    /// [`Checkpoint::open`](super::Checkpoint::open) was given a file, not a directory.
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A JSON side file is larger than any real one.
     FileTooLarge {
         /// The file.
@@ -134,6 +139,12 @@ impl fmt::Display for LoadError {
                 "{}: no model.safetensors or model.safetensors.index.json",
                 dir.display()
             ),
+            LoadError::NotADirectory { path } => write!(
+                f,
+                "{}: is a file; pass the checkpoint directory (or use Checkpoint::open_file \
+                 for a lone safetensors file)",
+                path.display()
+            ),
             LoadError::FileTooLarge { path, len, limit } => write!(
                 f,
                 "{}: {len} bytes, more than the {limit}-byte limit for this file",
@@ -167,6 +178,7 @@ impl LoadError {
             | LoadError::Index { path, .. }
             | LoadError::Weights { path, .. }
             | LoadError::UnsupportedFormat { path, .. }
+            | LoadError::NotADirectory { path }
             | LoadError::FileTooLarge { path, .. } => path,
             LoadError::MissingShard { shard, .. } => shard,
             LoadError::ShardMissingTensor { shard, .. } => shard,

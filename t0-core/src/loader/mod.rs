@@ -96,6 +96,11 @@ impl Checkpoint {
     /// `model.safetensors.index.json` and its shards. Reads only headers; verifies every
     /// tensor against the config.
     pub fn open(dir: &Path) -> Result<Checkpoint, LoadError> {
+        if dir.is_file() {
+            return Err(LoadError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
         let config = read_config(dir)?;
         Self::open_with_config(dir, config)
     }

@@ -112,6 +112,15 @@ impl<B: Backend> T5Model<B> {
         })
     }
 
+    /// Loads an opened checkpoint directory with its own `config.json`.
+    #[cfg(feature = "std")]
+    pub fn from_checkpoint(
+        backend: B,
+        ckpt: &crate::loader::Checkpoint,
+    ) -> Result<Self, ModelError> {
+        Self::load(backend, ckpt, ckpt.config())
+    }
+
     /// The configuration.
     pub fn config(&self) -> &T5Config {
         &self.cfg

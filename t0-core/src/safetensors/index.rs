@@ -15,7 +15,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::Entries;
+use super::{EntryKind, ObjectSeed, parse_object};
 
 /// Largest accepted index file (real ones are tens of kilobytes).
 pub const MAX_INDEX_LEN: u64 = 64 << 20;
@@ -69,45 +69,118 @@ pub struct ShardIndex {
     pub total_size: Option<u64>,
 }
 
-/// The top level: only the two keys we read; others are ignored. Must be a JSON object.
-struct RawIndex {
-    metadata: Option<serde_json::Value>,
-    weight_map: Option<Entries>,
+/// One top-level entry of an index: only `weight_map` and `metadata.total_size` are read;
+/// everything else is skipped without being stored.
+enum IndexEntry {
+    WeightMap(Vec<(String, String)>),
+    Metadata(Option<u64>),
+    Other,
 }
 
-impl<'de> serde::Deserialize<'de> for RawIndex {
+/// The `metadata` object: `total_size` when it is an integer; the rest skipped.
+struct Metadata(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for Metadata {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawIndex;
+            type Value = Metadata;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object with a \"weight_map\"")
+                f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<RawIndex, A::Error> {
-                use serde::de::Error;
-                let mut raw = RawIndex {
-                    metadata: None,
-                    weight_map: None,
-                };
-                while let Some(key) = m.next_key::<String>()? {
-                    match key.as_str() {
-                        "weight_map" if raw.weight_map.is_some() => {
-                            return Err(A::Error::custom("\"weight_map\" appears twice"));
-                        }
-                        "weight_map" => raw.weight_map = Some(m.next_value()?),
-                        "metadata" => raw.metadata = Some(m.next_value()?),
-                        _ => {
-                            m.next_value::<serde::de::IgnoredAny>()?;
-                        }
+            ) -> Result<Metadata, A::Error> {
+                let mut total = None;
+                while let Some(k) = m.next_key::<String>()? {
+                    if k == "total_size" {
+                        total = m.next_value::<TotalSize>()?.0;
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
                     }
                 }
-                Ok(raw)
+                Ok(Metadata(total))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// `total_size`: an integer, or anything else (ignored, as HF tools sometimes write floats).
+struct TotalSize(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for TotalSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TotalSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<TotalSize, E> {
+                Ok(TotalSize(Some(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TotalSize, E> {
+                Ok(TotalSize(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TotalSize, E> {
+                Ok(TotalSize(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TotalSize, E> {
+                Ok(TotalSize(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<TotalSize, E> {
+                Ok(TotalSize(None))
+            }
+            fn visit_unit<E>(self) -> Result<TotalSize, E> {
+                Ok(TotalSize(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<TotalSize, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TotalSize(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<TotalSize, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(TotalSize(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl EntryKind for IndexEntry {
+    fn read<'de, A: serde::de::MapAccess<'de>>(
+        key: &str,
+        inner_key: &mut String,
+        m: &mut A,
+    ) -> Result<Self, A::Error> {
+        match key {
+            "weight_map" => {
+                let mut scratch = String::new();
+                m.next_value_seed(ObjectSeed::<String> {
+                    key: inner_key,
+                    inner_key: &mut scratch,
+                    kind: core::marker::PhantomData,
+                })
+                .map(IndexEntry::WeightMap)
+            }
+            "metadata" => m
+                .next_value::<Metadata>()
+                .map(|t| IndexEntry::Metadata(t.0)),
+            _ => m
+                .next_value::<serde::de::IgnoredAny>()
+                .map(|_| IndexEntry::Other),
+        }
     }
 }
 
@@ -124,19 +197,35 @@ impl ShardIndex {
     pub fn parse(bytes: &[u8]) -> Result<Self, IndexError> {
         let text = core::str::from_utf8(bytes)
             .map_err(|e| IndexError::Json(alloc::format!("not UTF-8: {e}")))?;
-        let raw: RawIndex =
-            serde_json::from_str(text).map_err(|e| IndexError::Json(e.to_string()))?;
-        let entries = raw.weight_map.ok_or(IndexError::MissingWeightMap)?;
-        if entries.0.is_empty() {
+        let entries = parse_object::<IndexEntry>(text).map_err(|(key, inner, e)| {
+            IndexError::Json(match (key.as_str(), inner.as_str()) {
+                ("", _) => e.to_string(),
+                ("weight_map", t) if !t.is_empty() => {
+                    alloc::format!("weight_map: tensor `{t}`: {e}")
+                }
+                (k, _) => alloc::format!("{k}: {e}"),
+            })
+        })?;
+        let mut map = None;
+        let mut total_size = None;
+        for (_, entry) in entries {
+            match entry {
+                IndexEntry::WeightMap(m) => {
+                    if map.is_some() {
+                        return Err(IndexError::Json("\"weight_map\" appears twice".into()));
+                    }
+                    map = Some(m);
+                }
+                IndexEntry::Metadata(t) => total_size = t,
+                IndexEntry::Other => {}
+            }
+        }
+        let entries = map.ok_or(IndexError::MissingWeightMap)?;
+        if entries.is_empty() {
             return Err(IndexError::Empty);
         }
         let mut weight_map = BTreeMap::new();
-        for (tensor, shard) in entries.0 {
-            let serde_json::Value::String(shard) = shard else {
-                return Err(IndexError::Json(alloc::format!(
-                    "tensor `{tensor}`: the shard must be a string, found {shard}"
-                )));
-            };
+        for (tensor, shard) in entries {
             if !valid_shard_name(&shard) {
                 return Err(IndexError::BadShardName { tensor, shard });
             }
@@ -145,11 +234,6 @@ impl ShardIndex {
             }
             weight_map.insert(tensor, shard);
         }
-        let total_size = raw
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("total_size"))
-            .and_then(|v| v.as_u64());
         Ok(ShardIndex {
             weight_map,
             total_size,
@@ -226,7 +310,26 @@ mod tests {
             IndexError::DuplicateTensor("a".into())
         );
         let e = err(r#"{"weight_map": {"a": 3}}"#);
-        assert!(e.to_string().contains("`a`"), "{e}");
+        assert!(e.to_string().contains("weight_map: tensor `a`"), "{e}");
+        let e = err(r#"{"metadata": 3, "weight_map": {"a": "b"}}"#);
+        assert!(
+            e.to_string().starts_with("invalid index JSON: metadata:"),
+            "{e}"
+        );
+        assert!(matches!(
+            err(r#"{"weight_map": {"a": "b"}} x"#),
+            IndexError::Json(_)
+        ));
+        assert!(matches!(
+            err(r#"{"weight_map": {"a": "b"}, "weight_map": {"a": "b"}}"#),
+            IndexError::Json(_)
+        ));
+        // Odd metadata is ignored, as long as it is JSON.
+        let ok = ShardIndex::parse(
+            br#"{"metadata": {"total_size": 1.5e9, "x": [{}]}, "weight_map": {"a": "b"}}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.total_size, None);
         for bad in [
             "",
             "..",
