@@ -10,6 +10,7 @@ mod generate;
 mod model_io;
 mod score;
 mod text;
+mod prompts;
 mod tokenize;
 
 /// t0: run T0 and other T5-family models without Python.
@@ -51,6 +52,11 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
     },
+    /// PromptSource templates: list them, render one for an example.
+    Prompts {
+        #[command(subcommand)]
+        cmd: prompts::PromptsCommand,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -77,6 +83,7 @@ fn run(cli: Cli) -> Result<(), String> {
             eos,
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
+        Command::Prompts { cmd } => prompts::run(cmd),
     }
 }
 
