@@ -272,11 +272,11 @@ impl Model {
                 reason: "must be positive".into(),
             });
         }
+        let ckpt = Checkpoint::open(dir)?;
         let tokenizer = match &opts.tokenizer {
             Some(p) => Tokenizer::from_file(p)?,
             None => Tokenizer::from_dir(dir)?,
         };
-        let ckpt = Checkpoint::open(dir)?;
         let backend = match opts.backend {
             BackendKind::Cpu => CpuBackend::new(),
         };
