@@ -12,10 +12,13 @@ use t0_prompts::{RenderOptions, TemplateCollection};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = t0_examples::load_model_from_args()?;
     let root = t0_examples::root();
-    let data = std::env::args()
-        .nth(2)
-        .map_or_else(|| root.join("t0-cli/tests/fixtures/rte_tiny.jsonl"), Into::into);
-    let dataset = std::env::args().nth(3).unwrap_or_else(|| "super_glue/rte".into());
+    let data = std::env::args().nth(2).map_or_else(
+        || root.join("t0-cli/tests/fixtures/rte_tiny.jsonl"),
+        Into::into,
+    );
+    let dataset = std::env::args()
+        .nth(3)
+        .unwrap_or_else(|| "super_glue/rte".into());
     let rows: Vec<serde_json::Value> = std::io::BufReader::new(std::fs::File::open(&data)?)
         .lines()
         .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
@@ -28,8 +31,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for row in &rows {
             // Rows without a gold answer (label -1) or without choices are skipped here;
             // `t0 eval` reports them.
-            let Ok(r) = rank(&model, t, row, &RenderOptions::default(), &ScoreOptions::t_zero())
-            else {
+            let Ok(r) = rank(
+                &model,
+                t,
+                row,
+                &RenderOptions::default(),
+                &ScoreOptions::t_zero(),
+            ) else {
                 continue;
             };
             if let Some(gold) = r.gold {
@@ -45,7 +53,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     accuracies.sort_by(f64::total_cmp);
     if let Some(m) = accuracies.get(accuracies.len() / 2) {
-        println!("{} templates; upper median accuracy {m:.3}", accuracies.len());
+        println!(
+            "{} templates; upper median accuracy {m:.3}",
+            accuracies.len()
+        );
     }
     Ok(())
 }

@@ -42,7 +42,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ts = TemplateCollection::load(templates)?;
     let t = ts.get("super_glue/rte")?.get("does it follow that")?;
     let row = serde_json::json!({"premise": "It rains.", "hypothesis": "It is wet.", "idx": 0, "label": 0});
-    let p = rank(&model, t, &row, &RenderOptions::default(), &ScoreOptions::t_zero())?;
+    let p = rank(
+        &model,
+        t,
+        &row,
+        &RenderOptions::default(),
+        &ScoreOptions::t_zero(),
+    )?;
     println!("prompt\t{}", p.rendered.input);
     println!(
         "prompt_best\t{}\t(target {})",

@@ -7,10 +7,9 @@ use t0_core::ScoreOptions;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = t0_examples::load_model_from_args()?;
     let args: Vec<String> = std::env::args().skip(2).collect();
-    let question = args.first().map_or(
-        "Is a whale a fish? Yes or no?",
-        String::as_str,
-    );
+    let question = args
+        .first()
+        .map_or("Is a whale a fish? Yes or no?", String::as_str);
     let choices: Vec<&str> = if args.len() > 2 {
         args[1..].iter().map(String::as_str).collect()
     } else {

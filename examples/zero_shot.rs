@@ -19,7 +19,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     for name in ["does it follow that", "GPT-3 style", "MNLI crowdsource"] {
         let t = rte.get(name)?;
-        let r = rank(&model, t, &row, &RenderOptions::default(), &ScoreOptions::t_zero())?;
+        let r = rank(
+            &model,
+            t,
+            &row,
+            &RenderOptions::default(),
+            &ScoreOptions::t_zero(),
+        )?;
         println!("[{name}] {}", r.rendered.input);
         println!(
             "  answer: {:?} (p {:.3}); target: {:?}",

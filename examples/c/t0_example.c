@@ -52,6 +52,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_FILE TEMPLATES_DIR\n", argv[0]);
     return 2;
   }
+  /* README-BEGIN */
   t0_error *err = NULL;
   t0_load_params lp = t0_load_default_params();
   lp.tokenizer_path = argv[2];
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < 3; i++) printf("score\t%s\t%.5f\n", choices[i], (double)scores[i]);
   printf("best\t%s\n", choices[best]);
+  /* README-END */
 
   /* Greedy generation, streamed. */
   size_t streamed = 0;

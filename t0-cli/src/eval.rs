@@ -8,7 +8,8 @@
 //! which a template yields no answer choices, an empty input, no target, or a target
 //! outside the choices are counted and reported, not scored.
 
-use std::io::{BufRead, IsTerminal};
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -131,14 +132,23 @@ impl Progress {
 /// Runs `t0 eval`.
 pub fn run(a: EvalArgs) -> Result<(), String> {
     let report = evaluate(&a)?;
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        );
-        return Ok(());
+    let text = if a.json {
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
+    } else {
+        table(&report)
+    };
+    // A closed pipe (`t0 eval ... | head`) is not an error.
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
     }
-    println!(
+}
+
+/// The report as a table: one line per template, then the median and mean.
+fn table(report: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{:<48} {:>8} {:>8} {:>8} {:>10}",
         "template", "accuracy", "correct", "scored", "unscored"
     );
@@ -150,7 +160,8 @@ pub fn run(a: EvalArgs) -> Result<(), String> {
         let acc = t["accuracy"]
             .as_f64()
             .map_or("-".to_string(), |a| format!("{:.4}", a));
-        println!(
+        let _ = writeln!(
+            out,
             "{:<48} {:>8} {:>8} {:>8} {:>10}",
             t["name"].as_str().unwrap_or(""),
             acc,
@@ -159,7 +170,12 @@ pub fn run(a: EvalArgs) -> Result<(), String> {
             unscored
         );
         for e in t["errors"].as_array().into_iter().flatten() {
-            println!("    row {}: {}", e["row"], e["error"].as_str().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "    row {}: {}",
+                e["row"],
+                e["error"].as_str().unwrap_or("")
+            );
         }
     }
     let f = |k: &str| {
@@ -167,7 +183,8 @@ pub fn run(a: EvalArgs) -> Result<(), String> {
             .as_f64()
             .map_or("-".to_string(), |v| format!("{v:.4}"))
     };
-    println!(
+    let _ = writeln!(
+        out,
         "{}: {} rows, {} templates; median accuracy {}, mean {}",
         report["dataset"].as_str().unwrap_or(""),
         report["rows"],
@@ -175,7 +192,7 @@ pub fn run(a: EvalArgs) -> Result<(), String> {
         f("median_accuracy"),
         f("mean_accuracy")
     );
-    Ok(())
+    out
 }
 
 /// Evaluates and returns the JSON report.
@@ -265,8 +282,8 @@ pub fn evaluate(a: &EvalArgs) -> Result<Value, String> {
         }));
     }
     progress.finish();
-    let mean = (!accuracies.is_empty())
-        .then(|| accuracies.iter().sum::<f64>() / accuracies.len() as f64);
+    let mean =
+        (!accuracies.is_empty()).then(|| accuracies.iter().sum::<f64>() / accuracies.len() as f64);
     Ok(json!({
         "dataset": a.dataset,
         "model": a.model.display().to_string(),

@@ -9,9 +9,9 @@ mod eval;
 mod forward;
 mod generate;
 mod model_io;
+mod prompts;
 mod score;
 mod text;
-mod prompts;
 mod tokenize;
 
 /// t0: run T0 and other T5-family models without Python.

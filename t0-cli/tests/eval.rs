@@ -162,7 +162,11 @@ templates:
     .unwrap();
     let (t, d) = (dir.path().to_str().unwrap(), data.to_str().unwrap());
     let out = eval("toy", d, t, &["--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ts = v["templates"].as_array().unwrap();
     assert_eq!(ts[0]["name"], "no choices");
@@ -176,7 +180,10 @@ templates:
     let out = eval("toy", d, t, &["--template", "yes no"]);
     assert!(out.status.success());
     let table = String::from_utf8(out.stdout).unwrap();
-    assert!(table.contains("yes no") && !table.contains("no choices"), "{table}");
+    assert!(
+        table.contains("yes no") && !table.contains("no choices"),
+        "{table}"
+    );
     assert!(table.contains("median accuracy"), "{table}");
 
     let out = eval("toy", d, t, &["--template", "nope"]);

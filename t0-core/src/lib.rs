@@ -51,6 +51,8 @@ pub mod weights;
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;
 pub use tensor::{DType, TensorSource, TensorView};
+
+// The high-level API (module `api`) and the options it takes.
 #[cfg(feature = "std")]
 pub use api::{ApiError, Encoded, Generation, LoadOptions, Model, Ranking};
 pub use generate::GenerateOptions;

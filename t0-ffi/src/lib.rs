@@ -27,10 +27,10 @@ use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
+use t0_core::GenerateOptions;
 use t0_core::api::{ApiError, LoadOptions, Model};
 use t0_core::score::{Reduction, ScoreOptions};
 use t0_core::tokenizer::Tokenizer;
-use t0_core::GenerateOptions;
 use t0_prompts::{RenderOptions, TemplateCollection};
 
 /// The library version as a NUL-terminated string, for `t0_version()`.
@@ -204,7 +204,11 @@ fn guard(err: *mut *mut t0_error, f: impl FnOnce() -> Result<(), Fail>) -> t0_st
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            set_error(err, t0_status::T0_ERR_PANIC, format!("panic inside t0: {what}"));
+            set_error(
+                err,
+                t0_status::T0_ERR_PANIC,
+                format!("panic inside t0: {what}"),
+            );
             t0_status::T0_ERR_PANIC
         }
     }
@@ -702,7 +706,12 @@ pub extern "C" fn t0_templates_apply(
         let prompt = t0_prompt {
             input: cstring(&r.input),
             target: r.target.as_deref().map(cstring),
-            choices: r.answer_choices.unwrap_or_default().iter().map(|c| cstring(c)).collect(),
+            choices: r
+                .answer_choices
+                .unwrap_or_default()
+                .iter()
+                .map(|c| cstring(c))
+                .collect(),
         };
         // SAFETY: checked non-NULL; written only on success.
         unsafe { *out_prompt = Box::into_raw(Box::new(prompt)) };

@@ -27,7 +27,9 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = c(&format!("{ROOT}/t0-core/tests/fixtures/models/t5style_4k"));
-        let tok = c(&format!("{ROOT}/t0-core/tests/fixtures/tokenizer/t5style-4k.model"));
+        let tok = c(&format!(
+            "{ROOT}/t0-core/tests/fixtures/tokenizer/t5style-4k.model"
+        ));
         let mut p = t0_load_default_params();
         p.tokenizer_path = tok.as_ptr();
         let mut model = ptr::null_mut();
@@ -59,11 +61,23 @@ fn null_arguments_are_errors_and_nothing_is_written() {
     let text = c("x");
     let mut s: *mut c_char = ptr::null_mut();
     assert_eq!(
-        t0_model_generate(f.model, text.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()),
+        t0_model_generate(
+            f.model,
+            text.as_ptr(),
+            ptr::null(),
+            ptr::null_mut(),
+            ptr::null_mut()
+        ),
         t0_status::T0_ERR_NULL_ARGUMENT
     );
     assert_eq!(
-        t0_model_generate(ptr::null(), text.as_ptr(), ptr::null(), &mut s, ptr::null_mut()),
+        t0_model_generate(
+            ptr::null(),
+            text.as_ptr(),
+            ptr::null(),
+            &mut s,
+            ptr::null_mut()
+        ),
         t0_status::T0_ERR_NULL_ARGUMENT
     );
     assert!(s.is_null());
@@ -126,7 +140,11 @@ fn invalid_utf8_is_an_error() {
         let st = t0_tokenizer_encode(tok, s.as_ptr(), false, ptr::null_mut(), 0, &mut n, &mut err);
         assert_eq!(st, t0_status::T0_ERR_INVALID_UTF8);
         assert_eq!(t0_error_status(err), t0_status::T0_ERR_INVALID_UTF8);
-        assert!(message(err).contains("text is not valid UTF-8"), "{}", message(err));
+        assert!(
+            message(err).contains("text is not valid UTF-8"),
+            "{}",
+            message(err)
+        );
         assert_eq!(n, 77);
         t0_error_free(err);
         let mut out = ptr::null_mut();
@@ -145,21 +163,48 @@ fn buffers_too_small_report_the_size_and_write_nothing() {
     let text = c("Hello world, again!");
     let mut n = 0usize;
     assert_eq!(
-        t0_tokenizer_encode(tok, text.as_ptr(), true, ptr::null_mut(), 0, &mut n, ptr::null_mut()),
+        t0_tokenizer_encode(
+            tok,
+            text.as_ptr(),
+            true,
+            ptr::null_mut(),
+            0,
+            &mut n,
+            ptr::null_mut()
+        ),
         t0_status::T0_ERR_BUFFER_TOO_SMALL
     );
     assert!(n > 2);
     let mut ids = vec![u32::MAX; n - 1];
     let mut n2 = 0usize;
     assert_eq!(
-        t0_tokenizer_encode(tok, text.as_ptr(), true, ids.as_mut_ptr(), n - 1, &mut n2, ptr::null_mut()),
+        t0_tokenizer_encode(
+            tok,
+            text.as_ptr(),
+            true,
+            ids.as_mut_ptr(),
+            n - 1,
+            &mut n2,
+            ptr::null_mut()
+        ),
         t0_status::T0_ERR_BUFFER_TOO_SMALL
     );
     assert_eq!(n2, n);
-    assert!(ids.iter().all(|&i| i == u32::MAX), "nothing partially written");
+    assert!(
+        ids.iter().all(|&i| i == u32::MAX),
+        "nothing partially written"
+    );
     ids.resize(n, 0);
     assert_eq!(
-        t0_tokenizer_encode(tok, text.as_ptr(), true, ids.as_mut_ptr(), n, &mut n2, ptr::null_mut()),
+        t0_tokenizer_encode(
+            tok,
+            text.as_ptr(),
+            true,
+            ids.as_mut_ptr(),
+            n,
+            &mut n2,
+            ptr::null_mut()
+        ),
         t0_status::T0_OK
     );
     let want_text = "Hello world, again!";
@@ -168,7 +213,15 @@ fn buffers_too_small_report_the_size_and_write_nothing() {
     let mut buf = vec![b'#' as c_char; want_text.len()];
     let mut err = ptr::null_mut();
     assert_eq!(
-        t0_tokenizer_decode(tok, ids.as_ptr(), n, buf.as_mut_ptr(), buf.len(), &mut len, &mut err),
+        t0_tokenizer_decode(
+            tok,
+            ids.as_ptr(),
+            n,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+            &mut err
+        ),
         t0_status::T0_ERR_BUFFER_TOO_SMALL
     );
     assert_eq!(len, want_text.len());
@@ -177,7 +230,15 @@ fn buffers_too_small_report_the_size_and_write_nothing() {
     t0_error_free(err);
     buf.resize(len + 1, 0);
     assert_eq!(
-        t0_tokenizer_decode(tok, ids.as_ptr(), n, buf.as_mut_ptr(), buf.len(), &mut len, ptr::null_mut()),
+        t0_tokenizer_decode(
+            tok,
+            ids.as_ptr(),
+            n,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+            ptr::null_mut()
+        ),
         t0_status::T0_OK
     );
     // SAFETY: on success the buffer holds a NUL-terminated string.
@@ -186,7 +247,15 @@ fn buffers_too_small_report_the_size_and_write_nothing() {
     // Ids outside the vocabulary are an error, not a panic.
     let bad = [5u32, 9_999_999];
     assert_eq!(
-        t0_tokenizer_decode(tok, bad.as_ptr(), 2, buf.as_mut_ptr(), buf.len(), &mut len, ptr::null_mut()),
+        t0_tokenizer_decode(
+            tok,
+            bad.as_ptr(),
+            2,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+            ptr::null_mut()
+        ),
         t0_status::T0_ERR_TOKENIZER
     );
     t0_tokenizer_free(tok);
@@ -228,7 +297,12 @@ fn scores_equal_the_rust_api_and_threads_share_one_model() {
         &opts,
     )
     .unwrap();
-    let texts = ["It rains. Is it wet?", "Pick one: red or blue?", "Is 2 + 2 = 4?", "ok"];
+    let texts = [
+        "It rains. Is it wet?",
+        "Pick one: red or blue?",
+        "Is 2 + 2 = 4?",
+        "ok",
+    ];
     let choices = ["yes", "no", "maybe not"];
     let cchoices: Vec<CString> = choices.iter().map(|s| c(s)).collect();
     let ptrs: Vec<*const c_char> = cchoices.iter().map(|s| s.as_ptr()).collect();
@@ -299,7 +373,13 @@ fn streaming_callback_can_stop_generation() {
     // The model stays usable.
     let mut out = ptr::null_mut();
     assert_eq!(
-        t0_model_generate(f.model, text.as_ptr(), ptr::null(), &mut out, ptr::null_mut()),
+        t0_model_generate(
+            f.model,
+            text.as_ptr(),
+            ptr::null(),
+            &mut out,
+            ptr::null_mut()
+        ),
         t0_status::T0_OK
     );
     t0_string_free(out);

@@ -50,7 +50,10 @@ impl fmt::Display for RunError {
             RunError::Prompt(e) => write!(f, "{e}"),
             RunError::Model(e) => write!(f, "{e}"),
             RunError::NoAnswerChoices { template } => {
-                write!(f, "template {template:?} gives this example no answer choices")
+                write!(
+                    f,
+                    "template {template:?} gives this example no answer choices"
+                )
             }
         }
     }
