@@ -20,6 +20,9 @@
 //!   belong to one thread at a time.
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
+// The entry points are C functions whose pointer contracts are written in the header; they
+// stay safe `extern "C" fn`s (as in rustls-ffi) and check what can be checked (NULL, UTF-8).
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use core::ffi::{CStr, c_char, c_void};
 use std::ffi::CString;
