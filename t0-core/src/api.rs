@@ -338,7 +338,9 @@ impl Model {
         Ok(Encoded { ids, out })
     }
 
-    /// Greedy generation from `text` (tokenized with EOS, as HF does).
+    /// Greedy generation from `text` (tokenized with EOS, as HF does). Only
+    /// `max_new_tokens` and `min_new_tokens` of `opts` are used here: beam search and
+    /// sampling are [`T5Model::generate_greedy`]'s siblings on the token level.
     pub fn generate(&self, text: &str, opts: &GenerateOptions) -> Result<Generation, ApiError> {
         self.generate_stream(text, opts, |_| ControlFlow::Continue(()))
     }
@@ -530,9 +532,12 @@ mod tests {
     #[test]
     fn streaming_generation_equals_batched_greedy() {
         let m = fixture();
+        // Stays valid when GenerateOptions gains fields (beam search, sampling).
+        #[allow(clippy::needless_update)]
         let opts = GenerateOptions {
             max_new_tokens: 12,
             min_new_tokens: 3,
+            ..GenerateOptions::default()
         };
         for text in ["hello world", "Is this a question? Yes or no?", ""] {
             let mut streamed = String::new();
@@ -553,9 +558,12 @@ mod tests {
     #[test]
     fn cancel_stops_and_model_stays_usable() {
         let m = fixture();
+        // Stays valid when GenerateOptions gains fields (beam search, sampling).
+        #[allow(clippy::needless_update)]
         let opts = GenerateOptions {
             max_new_tokens: 20,
             min_new_tokens: 20,
+            ..GenerateOptions::default()
         };
         let g = m
             .generate_stream("abc", &opts, |_| ControlFlow::Break(()))
@@ -574,9 +582,12 @@ mod tests {
             m.score("x", &[] as &[&str], &ScoreOptions::t_zero()),
             Err(ApiError::NoChoices)
         ));
+        // Stays valid when GenerateOptions gains fields (beam search, sampling).
+        #[allow(clippy::needless_update)]
         let too_many = GenerateOptions {
             max_new_tokens: 100_000,
             min_new_tokens: 0,
+            ..GenerateOptions::default()
         };
         assert!(m.generate("x", &too_many).is_err());
         let e = Model::load("/nonexistent/dir", &LoadOptions::default()).unwrap_err();

@@ -444,9 +444,12 @@ pub extern "C" fn t0_model_generate(
         let p = unsafe { params.as_ref() }
             .copied()
             .unwrap_or_else(|| t0_generate_default_params());
+        // Stays valid when GenerateOptions gains fields (beam search, sampling).
+        #[allow(clippy::needless_update)]
         let opts = GenerateOptions {
             max_new_tokens: p.max_new_tokens as usize,
             min_new_tokens: p.min_new_tokens as usize,
+            ..GenerateOptions::default()
         };
         let g = m.model.generate_stream(text, &opts, |piece| {
             let Some(cb) = p.on_text else {
