@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Golden renders of every PromptSource template by promptsource 0.2.3's own templates.py.
 
-Usage:
-    /work/venv/bin/python scripts/prompts_golden.py [--templates DIR] [--out FILE] [--cache DIR]
+Usage (regenerates both committed goldens):
+    python scripts/prompts/make_edge_cases.py           # fixture templates of our own
+    python scripts/prompts_golden.py                    # all templates of $T0_SHARED (or ../shared)
+    python scripts/prompts_golden.py --templates t0-prompts/tests/fixtures/templates \
+        --out t0-prompts/tests/golden/fixtures.jsonl.gz
+Then `T0_PROMPTS_WRITE_REPORT=1 cargo test -p t0-prompts --test conformance` rewrites
+t0-prompts/CONFORMANCE.md.
 
 Requirements (pin): jinja2==3.0.3 pyyaml==6.0.1  (pip install jinja2==3.0.3 pyyaml==6.0.1)
 promptsource itself is NOT installed (it pins Python < 3.10 and old deps): its sdist is fetched

@@ -1,7 +1,8 @@
 //! Parse + render arbitrary template text against an arbitrary JSON example; also parse the
 //! whole input as a templates.yaml. Input layout: `jinja \0 example-json \0 answer_choices`
 //! (missing parts: no answer choices, example `{}`). Must never panic; renders are bounded
-//! by small limits.
+//! by small limits. Seed inputs: `fuzz/seeds/prompts_render/`, e.g.
+//! `cargo +nightly fuzz run prompts_render fuzz/corpus/prompts_render fuzz/seeds/prompts_render`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod eval;
 mod forward;
 mod generate;
@@ -29,7 +30,7 @@ enum Command {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
     },
-    /// Greedy generation: `t0 generate --model DIR TEXT`.
+    /// Generation (greedy, beam search, sampling): `t0 generate --model DIR TEXT`.
     Generate(generate::GenerateArgs),
     /// Rank classification: `t0 score --model DIR --choices "yes|||no" TEXT`.
     Score(score::ScoreArgs),
@@ -60,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         cmd: prompts::PromptsCommand,
     },
+    /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -88,6 +91,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
         Command::Prompts { cmd } => prompts::run(cmd),
         Command::Eval(a) => eval::run(a),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -101,3 +101,42 @@ fn templates_from_env_and_errors() {
     ]);
     assert!(!ok && err.contains("invalid JSON"), "{err}");
 }
+
+#[test]
+fn render_from_file_with_seed_and_no_truncate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ex.json");
+    let long = "word ".repeat(600);
+    std::fs::write(
+        &file,
+        serde_json::json!({"premise": long, "hypothesis": "h", "idx": 0, "label": 1}).to_string(),
+    )
+    .expect("write example");
+    let arg = format!("@{}", file.display());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "prompts",
+            "render",
+            "--templates",
+            TEMPLATES,
+            "--dataset",
+            "super_glue/rte",
+            "--template",
+            "GPT-3 style",
+            "--example",
+            &arg,
+            "--seed",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = t0(&args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(out.trim()).expect("JSON output")
+    };
+    let truncated = run(&[]);
+    let full = run(&["--no-truncate"]);
+    assert_eq!(truncated["target"], "False");
+    // promptsource truncates each field to 2048 characters by default.
+    assert!(truncated["input"].as_str().unwrap().contains("word..."));
+    assert!(full["input"].as_str().unwrap().len() > 2990);
+}

@@ -114,6 +114,8 @@ pub enum ApiError {
     },
     /// [`Model::score`] was given no answer choices.
     NoChoices,
+    /// Generation options are invalid or generation failed.
+    Generate(crate::generate::GenerateError),
 }
 
 impl fmt::Display for ApiError {
@@ -132,6 +134,7 @@ impl fmt::Display for ApiError {
             ),
             ApiError::InvalidOption { option, reason } => write!(f, "option {option}: {reason}"),
             ApiError::NoChoices => write!(f, "no answer choices to score"),
+            ApiError::Generate(e) => write!(f, "generate: {e}"),
         }
     }
 }
@@ -150,6 +153,11 @@ impl std::error::Error for ApiError {
 impl From<LoadError> for ApiError {
     fn from(e: LoadError) -> Self {
         ApiError::Load(e)
+    }
+}
+impl From<crate::generate::GenerateError> for ApiError {
+    fn from(e: crate::generate::GenerateError) -> Self {
+        ApiError::Generate(e)
     }
 }
 impl From<TokenizerError> for ApiError {
@@ -220,6 +228,20 @@ pub struct Generation {
     pub ids: Vec<u32>,
     /// Why it stopped.
     pub stop: StopReason,
+}
+
+/// True when `opts` asks for plain greedy decoding (only `max_new_tokens` and
+/// `min_new_tokens` set).
+fn is_plain_greedy(opts: &GenerateOptions) -> bool {
+    let d = GenerateOptions::default();
+    opts.num_beams == 1
+        && !opts.do_sample
+        && opts.num_return_sequences == 1
+        && opts.repetition_penalty == d.repetition_penalty
+        && opts.no_repeat_ngram_size == 0
+        && opts.bad_words_ids.is_empty()
+        && !opts.forced_eos
+        && opts.constraints.is_none()
 }
 
 /// One input run through the encoder ([`Model::encode`]), reusable across calls.
@@ -338,25 +360,77 @@ impl Model {
         Ok(Encoded { ids, out })
     }
 
-    /// Greedy generation from `text` (tokenized with EOS, as HF does). Only
-    /// `max_new_tokens` and `min_new_tokens` of `opts` are used here: beam search and
-    /// sampling are [`T5Model::generate_greedy`]'s siblings on the token level.
+    /// Generation from `text` (tokenized with EOS, as HF does): greedy, beam search or
+    /// sampling as `opts` say ([`T5Model::generate`]); the first returned sequence.
     pub fn generate(&self, text: &str, opts: &GenerateOptions) -> Result<Generation, ApiError> {
         self.generate_stream(text, opts, |_| ControlFlow::Continue(()))
     }
 
     /// [`Model::generate`] calling `on_text` with each new piece of text as soon as it is
-    /// complete (UTF-8 safe; the pieces concatenate to [`Generation::text`]). Returning
-    /// `ControlFlow::Break(())` stops generation ([`StopReason::Cancelled`]); the model
-    /// stays usable.
+    /// complete (UTF-8 safe; the pieces concatenate to [`Generation::text`]). With plain
+    /// greedy options, returning `ControlFlow::Break(())` stops generation
+    /// ([`StopReason::Cancelled`]); the model stays usable. Sampling streams too but runs
+    /// to its end (later pieces are not delivered after a break); beam search delivers
+    /// its text once, at the end.
     pub fn generate_stream(
         &self,
         text: &str,
         opts: &GenerateOptions,
-        on_text: impl FnMut(&str) -> ControlFlow<()>,
+        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation, ApiError> {
-        let enc = self.encode(text, true)?;
-        self.generate_encoded_stream(&enc, opts, on_text)
+        if is_plain_greedy(opts) {
+            let enc = self.encode(text, true)?;
+            return self.generate_encoded_stream(&enc, opts, on_text);
+        }
+        let ids = self.tokenizer.encode(text, true);
+        let eos = self.model.config().eos_token_id;
+        let mut stream = self.tokenizer.decode_stream();
+        let mut out = String::new();
+        let mut cancelled = false;
+        let mut deliver = |piece: &str, out: &mut String, cancelled: &mut bool| {
+            if piece.is_empty() {
+                return;
+            }
+            out.push_str(piece);
+            if !*cancelled && on_text(piece).is_break() {
+                *cancelled = true;
+            }
+        };
+        let gens = if opts.num_beams > 1 {
+            self.model.generate(&[ids], opts)?
+        } else {
+            let mut on_token = |_input: usize, ret: usize, id: u32| {
+                if ret == 0 && id != eos {
+                    let piece = stream.push(id);
+                    deliver(&piece, &mut out, &mut cancelled);
+                }
+            };
+            self.model
+                .generate_with(&[ids], opts, Some(&mut on_token))?
+        };
+        let first = gens
+            .into_iter()
+            .next()
+            .and_then(|g| g.into_iter().next())
+            .map(|g| g.tokens)
+            .unwrap_or_default();
+        let text = self.tokenizer.decode(&first);
+        if opts.num_beams > 1 {
+            deliver(&text, &mut out, &mut cancelled);
+        } else {
+            let tail = stream.finish();
+            deliver(&tail, &mut out, &mut cancelled);
+        }
+        let stop = if first.last() == Some(&eos) {
+            StopReason::Eos
+        } else {
+            StopReason::MaxTokens
+        };
+        Ok(Generation {
+            text,
+            ids: first,
+            stop,
+        })
     }
 
     /// Greedy generation from an encoder output.
@@ -369,13 +443,23 @@ impl Model {
     }
 
     /// Greedy generation from an encoder output, streaming text to `on_text`. Same tokens as
-    /// [`T5Model::generate_greedy`] on the same input.
+    /// [`T5Model::generate_greedy`] on the same input. Options beyond `max_new_tokens` /
+    /// `min_new_tokens` (beam search, sampling, processors) are an error here: use
+    /// [`Model::generate`] for them.
     pub fn generate_encoded_stream(
         &self,
         enc: &Encoded,
         opts: &GenerateOptions,
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<Generation, ApiError> {
+        if !is_plain_greedy(opts) {
+            return Err(ApiError::InvalidOption {
+                option: "generate_encoded",
+                reason: "beam search, sampling and logits processors run through \
+                         Model::generate; an Encoded input supports plain greedy decoding"
+                    .into(),
+            });
+        }
         let max_t = self.model.limits().max_target_tokens;
         if opts.max_new_tokens > max_t {
             return Err(ModelError::TargetTooLong {
@@ -552,6 +636,43 @@ mod tests {
             assert_eq!(g.ids, want[0], "{text:?}");
             assert_eq!(g.text, m.tokenizer().decode(&want[0]));
             assert_eq!(streamed, g.text);
+        }
+    }
+
+    #[test]
+    fn beam_search_and_sampling_equal_the_token_level_api() {
+        let m = fixture();
+        for opts in [
+            GenerateOptions {
+                max_new_tokens: 10,
+                num_beams: 3,
+                ..GenerateOptions::default()
+            },
+            GenerateOptions {
+                max_new_tokens: 10,
+                do_sample: true,
+                seed: 7,
+                ..GenerateOptions::default()
+            },
+        ] {
+            let text = "Summarize: the cat sat on the mat.";
+            let mut streamed = String::new();
+            let g = m
+                .generate_stream(text, &opts, |p| {
+                    streamed.push_str(p);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            let ids = m.tokenizer().encode(text, true);
+            let want = m.t5().generate(&[ids], &opts).unwrap();
+            assert_eq!(g.ids, want[0][0].tokens);
+            assert_eq!(g.text, m.tokenizer().decode(&g.ids));
+            assert_eq!(streamed, g.text);
+            let enc = m.encode(text, true).unwrap();
+            assert!(matches!(
+                m.generate_encoded(&enc, &opts),
+                Err(ApiError::InvalidOption { .. })
+            ));
         }
     }
 

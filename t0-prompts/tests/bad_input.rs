@@ -298,3 +298,11 @@ fn lookups() {
         Err(PromptError::Io { .. })
     ));
 }
+
+#[test]
+fn loaded_templates_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<TemplateCollection>();
+    check::<Template>();
+    check::<PromptError>();
+}

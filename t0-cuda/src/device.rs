@@ -1,0 +1,842 @@
+//! One CUDA device: context, stream, lazily compiled kernel modules, raw device buffers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute, CUresult};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+};
+use cudarc::nvrtc::{CompileError, CompileOptions};
+
+use crate::error::{CudaError, Result, drv};
+use crate::kernels::{Kernel, Module};
+
+/// Compute capability needed by our kernels (bf16 mma.sync, ldmatrix, cp.async).
+pub const MIN_COMPUTE_CAPABILITY: (i32, i32) = (8, 0);
+
+/// A CUDA device with our kernels: compiled by NVRTC for its architecture on first use and
+/// cached for the life of this value.
+pub struct CudaDevice {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    arch: &'static str,
+    cc: (i32, i32),
+    name: String,
+    sm_count: i32,
+    modules: Mutex<[Option<Arc<CudaModule>>; 4]>,
+    funcs: Mutex<HashMap<Kernel, CudaFunction>>,
+    /// Freed pooled allocations by size, reused without a driver call (all work is on one
+    /// stream, so stream order makes reuse safe).
+    pool: Mutex<HashMap<usize, Vec<u64>>>,
+    wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
+    persistent_faster: std::sync::OnceLock<u8>,
+    me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        self.release_pool();
+    }
+}
+
+impl std::fmt::Debug for CudaDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaDevice")
+            .field("name", &self.name)
+            .field("cc", &self.cc)
+            .field("arch", &self.arch)
+            .finish()
+    }
+}
+
+/// Why CUDA cannot be used here, or `Ok` when device 0 is usable.
+pub fn device_available() -> Result<()> {
+    probe_libraries()?;
+    let n = guarded(|| {
+        cudarc::driver::result::init().map_err(unavailable("cuInit"))?;
+        cudarc::driver::result::device::get_count().map_err(unavailable("counting devices"))
+    })?;
+    if n < 1 {
+        return Err(CudaError::BackendUnavailable("no CUDA device found".into()));
+    }
+    Ok(())
+}
+
+fn unavailable(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> CudaError + '_ {
+    move |e| CudaError::BackendUnavailable(format!("{what} failed: {e:?}"))
+}
+
+/// Checks that the driver library and NVRTC can be loaded, without calling into them.
+fn probe_libraries() -> Result<()> {
+    // SAFETY: `is_culib_present` only tries `dlopen` on the library's usual names and drops
+    // the handle; no symbol of the library is called.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(CudaError::BackendUnavailable(
+            "the CUDA driver library (libcuda.so) was not found".into(),
+        ));
+    }
+    // SAFETY: as above, for libnvrtc.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(CudaError::BackendUnavailable(
+            "NVRTC (libnvrtc.so) was not found; install the CUDA toolkit or put it on LD_LIBRARY_PATH"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `f`, turning a panic inside cudarc's dynamic loader (a symbol missing from an old
+/// driver) into `BackendUnavailable`.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(CudaError::BackendUnavailable(format!(
+                "the CUDA libraries could not be used: {msg}"
+            )))
+        }
+    }
+}
+
+/// The NVRTC virtual architecture we compile for, given the device's compute capability.
+pub fn arch_for(cc: (i32, i32)) -> Option<&'static str> {
+    let v = cc.0 * 10 + cc.1;
+    const ARCHS: [(i32, &str); 9] = [
+        (120, "compute_120"),
+        (100, "compute_100"),
+        (90, "compute_90"),
+        (89, "compute_89"),
+        (87, "compute_87"),
+        (86, "compute_86"),
+        (80, "compute_80"),
+        (0, ""),
+        (0, ""),
+    ];
+    ARCHS
+        .iter()
+        .find(|(a, s)| *a <= v && !s.is_empty())
+        .map(|(_, s)| *s)
+}
+
+/// Compiles one module's source with NVRTC for `arch`, keeping NVRTC's log on failure.
+pub fn compile_module(module: Module, arch: &'static str) -> Result<cudarc::nvrtc::Ptx> {
+    compile_source(module.name(), &module.source(), arch)
+}
+
+/// Compiles CUDA C `src` with NVRTC for `arch` (`compute_90`, ...). A rejected source gives
+/// [`CudaError::Compile`] with NVRTC's log; a missing libnvrtc gives `BackendUnavailable`.
+pub fn compile_source(
+    name: &'static str,
+    src: &str,
+    arch: &'static str,
+) -> Result<cudarc::nvrtc::Ptx> {
+    // SAFETY: only tries to dlopen libnvrtc by its usual names.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(CudaError::BackendUnavailable(
+            "NVRTC (libnvrtc.so) was not found".into(),
+        ));
+    }
+    let opts = CompileOptions {
+        arch: Some(arch),
+        options: vec!["--std=c++17".into()],
+        name: Some(format!("t0_{name}.cu")),
+        ..Default::default()
+    };
+    guarded(|| {
+        cudarc::nvrtc::compile_ptx_with_opts(src, opts).map_err(|e| match e {
+            CompileError::CompileError { log, .. } => CudaError::Compile {
+                module: name,
+                arch: arch.to_string(),
+                log: log.to_string_lossy().into_owned(),
+            },
+            other => CudaError::Compile {
+                module: name,
+                arch: arch.to_string(),
+                log: format!("{other:?}"),
+            },
+        })
+    })
+}
+
+impl CudaDevice {
+    /// Opens device `ordinal`. Without a driver, NVRTC or a device of compute capability 8.0+
+    /// this returns [`CudaError::BackendUnavailable`] (never panics).
+    pub fn new(ordinal: usize) -> Result<Arc<Self>> {
+        probe_libraries()?;
+        let dev = guarded(|| Self::open(ordinal))?;
+        let _ = dev.me.set(Arc::downgrade(&dev));
+        Ok(dev)
+    }
+
+    fn open(ordinal: usize) -> Result<Arc<Self>> {
+        cudarc::driver::result::init().map_err(unavailable("cuInit"))?;
+        let n =
+            cudarc::driver::result::device::get_count().map_err(unavailable("cuDeviceGetCount"))?;
+        if ordinal as i64 >= n as i64 {
+            return Err(CudaError::BackendUnavailable(format!(
+                "CUDA device {ordinal} requested, {n} present"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(unavailable("creating the context"))?;
+        let cc = ctx
+            .compute_capability()
+            .map_err(drv("reading compute capability"))?;
+        if cc < MIN_COMPUTE_CAPABILITY {
+            return Err(CudaError::BackendUnavailable(format!(
+                "device {ordinal} has compute capability {}.{}; t0-cuda needs 8.0 or newer",
+                cc.0, cc.1
+            )));
+        }
+        let arch = arch_for(cc).ok_or_else(|| {
+            CudaError::BackendUnavailable(format!("no NVRTC target for {}.{}", cc.0, cc.1))
+        })?;
+        let name = ctx.name().unwrap_or_else(|_| "unknown".into());
+        let sm_count = ctx
+            .attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(drv("reading the multiprocessor count"))?;
+        let stream = ctx.new_stream().map_err(drv("creating a stream"))?;
+        Ok(Arc::new(CudaDevice {
+            ctx,
+            stream,
+            arch,
+            cc,
+            name,
+            sm_count,
+            modules: Mutex::new([None, None, None, None]),
+            funcs: Mutex::new(HashMap::new()),
+            pool: Mutex::new(HashMap::new()),
+            wgmma_verified: std::sync::OnceLock::new(),
+            persistent_faster: std::sync::OnceLock::new(),
+            me: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The device's name as the driver reports it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Compute capability (major, minor).
+    pub fn compute_capability(&self) -> (i32, i32) {
+        self.cc
+    }
+
+    /// The NVRTC architecture our kernels are compiled for.
+    pub fn arch(&self) -> &'static str {
+        self.arch
+    }
+
+    /// Number of multiprocessors.
+    pub fn sm_count(&self) -> i32 {
+        self.sm_count
+    }
+
+    /// The stream every operation of this device is queued on.
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// The context.
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+
+    /// (free, total) device memory in bytes.
+    pub fn mem_info(&self) -> Result<(usize, usize)> {
+        self.ctx.mem_get_info().map_err(drv("reading free memory"))
+    }
+
+    /// Waits for all queued work; surfaces asynchronous kernel faults.
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(drv("synchronizing the stream"))
+    }
+
+    /// The module, compiled on first use.
+    pub fn module(&self, m: Module) -> Result<Arc<CudaModule>> {
+        let mut mods = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(md) = &mods[m.index()] {
+            return Ok(md.clone());
+        }
+        let arch = if m == Module::GemmSm90 {
+            if self.cc != (9, 0) {
+                return Err(CudaError::BackendUnavailable(
+                    "the wgmma GEMM needs compute capability 9.0".into(),
+                ));
+            }
+            "compute_90a"
+        } else {
+            self.arch
+        };
+        let ptx = compile_module(m, arch)?;
+        let md = self
+            .ctx
+            .load_module(ptx)
+            .map_err(drv(&format!("loading module {}", m.name())))?;
+        mods[m.index()] = Some(md.clone());
+        Ok(md)
+    }
+
+    /// Compiles every module this device can use now (instead of on first use).
+    pub fn warm_up(&self) -> Result<()> {
+        let _ = self.wgmma_checked();
+        for k in Kernel::ALL {
+            if k.module() == Module::GemmSm90 && !self.has_wgmma() {
+                continue;
+            }
+            self.function(k)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the Hopper wgmma GEMM may be tried: compute capability 9.0 and not disabled by
+    /// `T0_CUDA_WGMMA=0`. It is checked once against the mma.sync GEMM on random products
+    /// ([`CudaDevice::wgmma_checked`]); automatic kernel choice uses it only if that passed.
+    pub fn has_wgmma(&self) -> bool {
+        self.cc == (9, 0) && !std::env::var("T0_CUDA_WGMMA").is_ok_and(|v| v == "0")
+    }
+
+    /// Outcome of the wgmma self-check, (basic kernel, pipelined kernel, warp-specialised TMA
+    /// kernel, persistent TMA kernel), run on first call
+    /// (not inside a graph capture: [`CudaDevice::warm_up`] runs it); `None` where wgmma
+    /// is not available (not a Hopper device, or disabled by `T0_CUDA_WGMMA=0`).
+    pub fn wgmma_checked(&self) -> Option<(bool, bool, bool, bool)> {
+        if !self.has_wgmma() {
+            return None;
+        }
+        if let Some(v) = self.wgmma_verified.get() {
+            return Some(*v);
+        }
+        let me = self.me.get().and_then(|w| w.upgrade())?;
+        let ok = crate::ops::wgmma_self_check(&me).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: wgmma self-check error: {e}");
+            (false, false, false, false)
+        });
+        self.set_wgmma_checked(ok);
+        Some(ok)
+    }
+
+    /// For which GEMM epilogues the persistent TMA GEMM was timed faster than the plain TMA
+    /// GEMM at the self-check (one 8192x4096x4096 product per epilogue): bit `i` is set for
+    /// the epilogue with code `i` (f32 0, f32 add 1, bf16 2, gated GELU 3, gated SiLU 4,
+    /// ReLU 5). Automatic choice takes the faster kernel per epilogue.
+    pub fn persistent_faster_mask(&self) -> Option<u8> {
+        self.persistent_faster.get().copied()
+    }
+
+    pub(crate) fn set_persistent_faster_mask(&self, mask: u8) {
+        let _ = self.persistent_faster.set(mask);
+    }
+
+    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {
+        let _ = self.wgmma_verified.set(ok);
+        if !ok.0 || !ok.1 || !ok.2 || !ok.3 {
+            eprintln!(
+                "t0-cuda: wgmma GEMM self-check (basic, pipelined, tma, persistent tma) = {ok:?}; failing kernels are not used"
+            );
+        }
+    }
+
+    /// The kernel's function handle (compiling its module first if needed).
+    pub fn function(&self, k: Kernel) -> Result<CudaFunction> {
+        if let Some(f) = self.funcs.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
+            return Ok(f.clone());
+        }
+        let md = self.module(k.module())?;
+        let f = md
+            .load_function(k.name())
+            .map_err(drv(&format!("loading kernel {}", k.name())))?;
+        if let Some(bytes) = k.max_dynamic_smem() {
+            let optin = self
+                .ctx
+                .attribute(
+                    CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                )
+                .unwrap_or(48 * 1024);
+            f.set_attribute(
+                CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                bytes.min(optin),
+            )
+            .map_err(drv(&format!("raising shared memory of {}", k.name())))?;
+        }
+        self.funcs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(k, f.clone());
+        Ok(f)
+    }
+
+    /// Queues kernel `k`. Each argument is one 8-byte slot: device pointers and `long long`
+    /// as u64, `int`/`unsigned` and `float` in the low 4 bytes (see [`Arg`]).
+    pub(crate) fn launch(
+        &self,
+        k: Kernel,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        smem: u32,
+        args: &[Arg],
+    ) -> Result<()> {
+        let f = self.function(k)?;
+        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut b = self.stream.launch_builder(&f);
+        for s in &slots {
+            b.arg(s);
+        }
+        let cfg = LaunchConfig {
+            grid_dim: grid,
+            block_dim: block,
+            shared_mem_bytes: smem,
+        };
+        // SAFETY: every slot outlives the launch call (the driver copies parameters at launch);
+        // the argument count and types match the kernel's signature (each caller in `ops`
+        // mirrors the CUDA prototype, checked by the GPU tests), and every pointer argument is a
+        // live device allocation sized by the caller's shape checks.
+        unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
+        Ok(())
+    }
+
+    /// Queues kernel `k` whose first two parameters are TMA tensor maps passed by value
+    /// (`__grid_constant__`), followed by `args` as in [`CudaDevice::launch`].
+    pub(crate) fn launch_tma(
+        &self,
+        k: Kernel,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        smem: u32,
+        maps: [&TensorMapArg; 2],
+        args: &[Arg],
+    ) -> Result<()> {
+        let f = self.function(k)?;
+        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut b = self.stream.launch_builder(&f);
+        b.arg(maps[0]);
+        b.arg(maps[1]);
+        for s in &slots {
+            b.arg(s);
+        }
+        let cfg = LaunchConfig {
+            grid_dim: grid,
+            block_dim: block,
+            shared_mem_bytes: smem,
+        };
+        // SAFETY: as in `launch`; the two maps are 128-byte, 64-byte-aligned values matching
+        // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
+        // caller's shape checks cover.
+        unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
+        Ok(())
+    }
+
+    /// Allocates `bytes` of device memory (uninitialised). Fails with
+    /// [`CudaError::OutOfMemory`] when that exceeds the free memory.
+    pub fn alloc(self: &Arc<Self>, bytes: usize) -> Result<DevBuf> {
+        self.alloc_inner(bytes, false)
+    }
+
+    /// Like [`CudaDevice::alloc`], but the memory returns to this device's pool on drop and
+    /// is reused by later pooled allocations of the same (rounded) size: for the many
+    /// short-lived activations of op-by-op execution.
+    pub fn alloc_pooled(self: &Arc<Self>, bytes: usize) -> Result<DevBuf> {
+        let rounded = bytes.div_ceil(4096).saturating_mul(4096);
+        if let Some(ptr) = self
+            .pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&rounded)
+            .and_then(|v| v.pop())
+        {
+            return Ok(DevBuf {
+                ptr,
+                bytes,
+                cap: rounded,
+                pooled: true,
+                dev: self.clone(),
+            });
+        }
+        match self.alloc_inner(rounded, true) {
+            Err(CudaError::OutOfMemory { .. }) => {
+                self.release_pool();
+                self.alloc_inner(rounded, true)
+            }
+            r => r,
+        }
+        .map(|mut b| {
+            b.bytes = bytes;
+            b
+        })
+    }
+
+    /// Frees every pooled allocation not in use.
+    pub fn release_pool(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.ctx.bind_to_thread();
+        let _ = self.stream.synchronize();
+        for (_, v) in pool.drain() {
+            for p in v {
+                // SAFETY: pooled pointers came from cuMemAlloc, are owned by the pool alone
+                // (their DevBuf was dropped) and the stream is idle (synchronized above).
+                let _ = unsafe { cudarc::driver::result::free_sync(p) };
+            }
+        }
+    }
+
+    fn alloc_inner(self: &Arc<Self>, bytes: usize, pooled: bool) -> Result<DevBuf> {
+        if bytes == 0 {
+            return Ok(DevBuf {
+                ptr: 0,
+                bytes: 0,
+                cap: 0,
+                pooled: false,
+                dev: self.clone(),
+            });
+        }
+        let (free, _) = self.mem_info()?;
+        if bytes > free {
+            return Err(CudaError::OutOfMemory {
+                requested: bytes,
+                free,
+            });
+        }
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: plain cuMemAlloc of a non-zero size; the pointer is owned by the returned
+        // DevBuf and freed exactly once in its Drop.
+        match unsafe { cudarc::driver::result::malloc_sync(bytes) } {
+            Ok(ptr) => Ok(DevBuf {
+                ptr,
+                bytes,
+                cap: bytes,
+                pooled,
+                dev: self.clone(),
+            }),
+            Err(e) if e.0 == CUresult::CUDA_ERROR_OUT_OF_MEMORY => Err(CudaError::OutOfMemory {
+                requested: bytes,
+                free,
+            }),
+            Err(e) => Err(drv("allocating device memory")(e)),
+        }
+    }
+
+    /// Copies `src` to device memory at `dst + offset` bytes and waits for it.
+    pub fn upload<T: bytemuck::Pod>(&self, dst: &DevBuf, offset: usize, src: &[T]) -> Result<()> {
+        let n = std::mem::size_of_val(src);
+        if offset.checked_add(n).is_none_or(|e| e > dst.bytes) {
+            return Err(CudaError::Shape(format!(
+                "upload of {n} bytes at {offset} into a buffer of {}",
+                dst.bytes
+            )));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: the destination range lies inside `dst` (checked above); the source slice
+        // stays borrowed until the stream is synchronized below.
+        unsafe {
+            cudarc::driver::result::memcpy_htod_async(
+                dst.ptr + offset as u64,
+                src,
+                self.stream.cu_stream(),
+            )
+        }
+        .map_err(drv("copying to the device"))?;
+        self.synchronize()
+    }
+
+    /// Copies device memory at `src + offset` bytes into `dst` (waits for queued work first).
+    pub fn download<T: bytemuck::Pod>(
+        &self,
+        src: &DevBuf,
+        offset: usize,
+        dst: &mut [T],
+    ) -> Result<()> {
+        let n = std::mem::size_of_val(dst);
+        if offset.checked_add(n).is_none_or(|e| e > src.bytes) {
+            return Err(CudaError::Shape(format!(
+                "download of {n} bytes at {offset} from a buffer of {}",
+                src.bytes
+            )));
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: the source range lies inside `src` (checked above); `dst` stays mutably
+        // borrowed until the stream is synchronized below.
+        unsafe {
+            cudarc::driver::result::memcpy_dtoh_async(
+                dst,
+                src.ptr + offset as u64,
+                self.stream.cu_stream(),
+            )
+        }
+        .map_err(drv("copying from the device"))?;
+        self.synchronize()
+    }
+
+    /// Fills `bytes` bytes at `buf + offset` with `value` (queued).
+    pub fn memset(&self, buf: &DevBuf, offset: usize, bytes: usize, value: u8) -> Result<()> {
+        if offset.checked_add(bytes).is_none_or(|e| e > buf.bytes) {
+            return Err(CudaError::Shape("memset outside the buffer".into()));
+        }
+        if bytes == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: the range lies inside `buf` (checked above).
+        unsafe {
+            cudarc::driver::result::memset_d8_async(
+                buf.ptr + offset as u64,
+                value,
+                bytes,
+                self.stream.cu_stream(),
+            )
+        }
+        .map_err(drv("memset"))
+    }
+
+    /// Device-to-device copy of `bytes` bytes (queued).
+    pub fn copy(
+        &self,
+        dst: &DevBuf,
+        dst_off: usize,
+        src: &DevBuf,
+        src_off: usize,
+        bytes: usize,
+    ) -> Result<()> {
+        if dst_off.checked_add(bytes).is_none_or(|e| e > dst.bytes)
+            || src_off.checked_add(bytes).is_none_or(|e| e > src.bytes)
+        {
+            return Err(CudaError::Shape("device copy outside a buffer".into()));
+        }
+        if bytes == 0 {
+            return Ok(());
+        }
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: both ranges lie inside their buffers (checked above).
+        unsafe {
+            cudarc::driver::result::memcpy_dtod_async(
+                dst.ptr + dst_off as u64,
+                src.ptr + src_off as u64,
+                bytes,
+                self.stream.cu_stream(),
+            )
+        }
+        .map_err(drv("device copy"))
+    }
+}
+
+/// A TMA tensor map (`CUtensorMap`, 128 bytes) passed by value as a kernel parameter.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub(crate) struct TensorMapArg(pub(crate) [u64; 16]);
+
+// SAFETY: plain bytes with the layout and alignment of the kernel's `TmaDesc` parameter.
+unsafe impl cudarc::driver::DeviceRepr for TensorMapArg {}
+
+impl TensorMapArg {
+    /// Encodes a 2-D bf16 map over `rows` rows of `cols` elements, `ld` elements apart, at
+    /// device address `ptr`, with boxes of `box_rows` x 64 elements and 128-byte swizzle
+    /// (elements beyond `rows`/`cols` read as zeros).
+    pub(crate) fn bf16_2d(
+        ptr: u64,
+        rows: usize,
+        cols: usize,
+        ld: usize,
+        box_rows: u32,
+    ) -> Result<TensorMapArg> {
+        use cudarc::driver::sys::{
+            CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave,
+            CUtensorMapL2promotion, CUtensorMapSwizzle,
+        };
+        if ptr % 16 != 0 || (ld * 2) % 16 != 0 || rows == 0 || cols == 0 || ld < cols {
+            return Err(CudaError::Shape(format!(
+                "tensor map: pointer {ptr:#x}, rows {rows}, cols {cols}, ld {ld}"
+            )));
+        }
+        let dims = [cols as u64, rows as u64];
+        let strides = [(ld * 2) as u64];
+        let boxd = [64u32, box_rows];
+        let elem = [1u32, 1];
+        let mut map = std::mem::MaybeUninit::<cudarc::driver::sys::CUtensorMap>::zeroed();
+        // SAFETY: every pointer refers to a local array of the rank the call reads (2 dims,
+        // 1 stride, 2 box sizes, 2 element strides); `map` is writable storage of the right
+        // type. The driver only encodes the descriptor; it does not touch `ptr`'s memory.
+        let r = unsafe {
+            cudarc::driver::sys::cuTensorMapEncodeTiled(
+                map.as_mut_ptr(),
+                CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                2,
+                ptr as *mut std::ffi::c_void,
+                dims.as_ptr(),
+                strides.as_ptr(),
+                boxd.as_ptr(),
+                elem.as_ptr(),
+                CUtensorMapInterleave::CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_128B,
+                CUtensorMapL2promotion::CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CUtensorMapFloatOOBfill::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+            )
+        };
+        if r != cudarc::driver::sys::CUresult::CUDA_SUCCESS {
+            return Err(CudaError::Shape(format!(
+                "cuTensorMapEncodeTiled failed ({r:?}) for rows {rows}, cols {cols}, ld {ld}"
+            )));
+        }
+        // SAFETY: the call succeeded, so the descriptor is initialised.
+        let map = unsafe { map.assume_init() };
+        Ok(TensorMapArg(map.opaque))
+    }
+}
+
+/// One kernel argument (see [`CudaDevice::launch`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg {
+    /// A device pointer (0 for null).
+    P(u64),
+    /// `int`.
+    I(i32),
+    /// `long long`.
+    L(i64),
+    /// `float`.
+    F(f32),
+    /// `unsigned int`.
+    U(u32),
+}
+
+impl Arg {
+    fn slot(self) -> u64 {
+        match self {
+            Arg::P(p) => p,
+            Arg::I(i) => i as u32 as u64,
+            Arg::L(l) => l as u64,
+            Arg::F(f) => f.to_bits() as u64,
+            Arg::U(u) => u as u64,
+        }
+    }
+}
+
+/// An owned device allocation (raw bytes; freed on drop).
+pub struct DevBuf {
+    ptr: u64,
+    bytes: usize,
+    cap: usize,
+    pooled: bool,
+    dev: Arc<CudaDevice>,
+}
+
+impl std::fmt::Debug for DevBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DevBuf({:#x}, {} bytes)", self.ptr, self.bytes)
+    }
+}
+
+impl DevBuf {
+    /// The device address.
+    pub fn ptr(&self) -> u64 {
+        self.ptr
+    }
+    /// The device address `off` bytes in.
+    pub fn at(&self, off: usize) -> u64 {
+        self.ptr + off as u64
+    }
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// The device it lives on.
+    pub fn device(&self) -> &Arc<CudaDevice> {
+        &self.dev
+    }
+    /// A view of the whole buffer.
+    pub fn view(&self) -> DevView {
+        DevView {
+            ptr: self.ptr,
+            bytes: self.bytes,
+        }
+    }
+    /// A view of `bytes` bytes at `off` (checked).
+    pub fn slice(&self, off: usize, bytes: usize) -> Result<DevView> {
+        self.view().slice(off, bytes)
+    }
+}
+
+/// A borrowed range of device memory: an address and the bytes valid from it. Operations
+/// check that every element they touch lies inside their views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevView {
+    ptr: u64,
+    bytes: usize,
+}
+
+impl DevView {
+    /// The null view (for optional arguments).
+    pub const NULL: DevView = DevView { ptr: 0, bytes: 0 };
+    /// The device address.
+    pub fn ptr(&self) -> u64 {
+        self.ptr
+    }
+    /// Bytes valid from `ptr`.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Whether this is the null view.
+    pub fn is_null(&self) -> bool {
+        self.ptr == 0
+    }
+    /// A sub-range (checked).
+    pub fn slice(&self, off: usize, bytes: usize) -> Result<DevView> {
+        match off.checked_add(bytes) {
+            Some(e) if e <= self.bytes => Ok(DevView {
+                ptr: self.ptr + off as u64,
+                bytes,
+            }),
+            _ => Err(CudaError::Shape(format!(
+                "view of {bytes} bytes at {off} in a range of {}",
+                self.bytes
+            ))),
+        }
+    }
+    /// Everything from `off` on (checked).
+    pub fn from(&self, off: usize) -> Result<DevView> {
+        self.slice(off, self.bytes.saturating_sub(off))
+    }
+}
+
+impl Drop for DevBuf {
+    fn drop(&mut self) {
+        if self.ptr == 0 {
+            return;
+        }
+        if self.pooled {
+            self.dev
+                .pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(self.cap)
+                .or_default()
+                .push(self.ptr);
+            return;
+        }
+        let _ = self.dev.ctx.bind_to_thread();
+        let _ = self.dev.stream.synchronize();
+        // SAFETY: `ptr` came from cuMemAlloc in `CudaDevice::alloc` and is freed only here;
+        // the stream was synchronized above so no queued kernel still uses it.
+        let _ = unsafe { cudarc::driver::result::free_sync(self.ptr) };
+    }
+}

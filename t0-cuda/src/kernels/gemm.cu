@@ -1,0 +1,207 @@
+// Matrix products: out[M, N] (epilogue `mode`) = A[M, K] (bf16, row-major, lda) x W[N, K]^T
+// (bf16, row-major PyTorch Linear layout, ldw). Tensor cores: mma.sync m16n8k16 bf16 -> f32.
+
+// Shared rows are padded by 8 bf16 (BK 32: 80 bytes, BK 64: 144 bytes): conflict-free ldmatrix.
+template <int BM, int BN, int WM, int WN, int STAGES, int GEMM_BK>
+__device__ __forceinline__ void gemm_tile(const u16* __restrict__ A, long long lda,
+                                          const u16* __restrict__ W, long long ldw, void* out,
+                                          long long ldc, int M, int N, int K, int mode,
+                                          int ksplit) {
+    constexpr int NT = WM * WN * 32;
+    constexpr int TM = BM / WM, TN = BN / WN;
+    constexpr int MT = TM / 16, NTL = TN / 8;
+    constexpr int GEMM_SK = GEMM_BK + 8, CPR = GEMM_BK / 8;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    u16* sA = (u16*)smem_raw;
+    u16* sB = sA + STAGES * BM * GEMM_SK;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WN, wn = warp % WN;
+    const int bm0 = blockIdx.y * BM, bn0 = blockIdx.x * BN;
+    const int kbeg = blockIdx.z * ksplit;
+    const int kend = min(K, kbeg + ksplit);
+    const int nk = (kend > kbeg) ? (kend - kbeg + GEMM_BK - 1) / GEMM_BK : 0;
+
+    float acc[MT][NTL][4];
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int j = 0; j < NTL; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+    auto load_stage = [&](int stage, int kt) {
+        const int k0 = kbeg + kt * GEMM_BK;
+#pragma unroll
+        for (int c = tid; c < BM * CPR; c += NT) {
+            const int r = c / CPR, kc = (c % CPR) * 8;
+            const int gm = bm0 + r, gk = k0 + kc;
+            const u16* src = A;
+            int bytes = 0;
+            if (gm < M && gk < kend) {
+                src = A + (long long)gm * lda + gk;
+                bytes = 16;
+            }
+            cp_async16(sA + (stage * BM + r) * GEMM_SK + kc, src, bytes);
+        }
+#pragma unroll
+        for (int c = tid; c < BN * CPR; c += NT) {
+            const int r = c / CPR, kc = (c % CPR) * 8;
+            const int gn = bn0 + r, gk = k0 + kc;
+            const u16* src = W;
+            int bytes = 0;
+            if (gn < N && gk < kend) {
+                src = W + (long long)gn * ldw + gk;
+                bytes = 16;
+            }
+            cp_async16(sB + (stage * BN + r) * GEMM_SK + kc, src, bytes);
+        }
+    };
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < nk) load_stage(s, s);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < nk; ++kt) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        const int pf = kt + STAGES - 1;
+        if (pf < nk) load_stage(pf % STAGES, pf);
+        cp_async_commit();
+        const int st = kt % STAGES;
+        const u16* tA = sA + st * BM * GEMM_SK;
+        const u16* tB = sB + st * BN * GEMM_SK;
+#pragma unroll
+        for (int kk = 0; kk < GEMM_BK; kk += 16) {
+            u32 af[MT][4], bfr[NTL][2];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                const int row = wm * TM + mt * 16 + (lane & 15);
+                const int col = kk + ((lane >> 4) << 3);
+                ldsm_x4(af[mt], tA + row * GEMM_SK + col);
+            }
+#pragma unroll
+            for (int nt = 0; nt < NTL; nt += 2) {
+                const int i = lane >> 3, r = lane & 7;
+                const int n = wn * TN + nt * 8 + r + ((i >> 1) << 3);
+                const int k = kk + ((i & 1) << 3);
+                u32 t4[4];
+                ldsm_x4(t4, tB + n * GEMM_SK + k);
+                bfr[nt][0] = t4[0];
+                bfr[nt][1] = t4[1];
+                bfr[nt + 1][0] = t4[2];
+                bfr[nt + 1][1] = t4[3];
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int nt = 0; nt < NTL; ++nt) mma_bf16_16816(acc[mt][nt], af[mt], bfr[nt]);
+        }
+    }
+    cp_async_wait<0>();
+
+    const bool atomic = gridDim.z > 1;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < NTL; ++nt) {
+            const int n = bn0 + wn * TN + nt * 8 + t * 2;
+            const int m0 = bm0 + wm * TM + mt * 16 + g;
+            if (n < N) {
+                if (m0 < M) epi_pair(mode, out, ldc, m0, n, acc[mt][nt][0], acc[mt][nt][1], N, atomic);
+                if (m0 + 8 < M)
+                    epi_pair(mode, out, ldc, m0 + 8, n, acc[mt][nt][2], acc[mt][nt][3], N, atomic);
+            }
+        }
+    }
+}
+
+// 128x128 tiles, 8 warps (2 x 4), 3 stages: 61440 bytes of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(256) gemm_bf16_l(const u16* A, long long lda,
+                                                             const u16* W, long long ldw,
+                                                             void* out, long long ldc, int M,
+                                                             int N, int K, int mode, int ksplit) {
+    gemm_tile<128, 128, 2, 4, 3, 32>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+}
+// 32x32 tiles, k-steps of 64, 4 warps (2 x 2), 4 stages: 36864 bytes. For few rows (batched
+// decode): narrow tiles give many blocks, deep k-steps keep weight bytes in flight.
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_s(const u16* A, long long lda,
+                                                             const u16* W, long long ldw,
+                                                             void* out, long long ldc, int M,
+                                                             int N, int K, int mode, int ksplit) {
+    gemm_tile<32, 32, 2, 2, 4, 64>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+}
+
+// Any shape and alignment; one thread per output pair. For odd shapes and cross-checks.
+extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u16* W,
+                                            long long ldw, void* out, long long ldc, int M,
+                                            int N, int K, int mode) {
+    const int m = blockIdx.y;
+    const int n = (blockIdx.x * blockDim.x + threadIdx.x) * 2;
+    if (m >= M || n >= N) return;
+    const u16* a = A + (long long)m * lda;
+    const u16* w0 = W + (long long)n * ldw;
+    const u16* w1 = W + (long long)((n + 1 < N) ? n + 1 : n) * ldw;
+    float s0 = 0.0f, s1 = 0.0f;
+    for (int k = 0; k < K; ++k) {
+        const float x = bf2f(a[k]);
+        s0 = fmaf(x, bf2f(w0[k]), s0);
+        s1 = fmaf(x, bf2f(w1[k]), s1);
+    }
+    epi_pair(mode, out, ldc, m, n, s0, s1, N, false);
+}
+
+// Batch-1 product y = W x for decode: each block (256 threads) computes 4 adjacent rows, all
+// threads splitting K in 16-byte chunks (eight loads in flight per thread where K allows),
+// then a block reduction. K % 8 == 0, W rows and x 16-byte aligned.
+extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const u16* __restrict__ x,
+                                                           const u16* __restrict__ W,
+                                                           long long ldw, void* out, int N,
+                                                           int K, int mode) {
+    __shared__ float red[8][4];
+    const int n0 = blockIdx.x * 4;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const uint4* w[4];
+#pragma unroll
+    for (int r = 0; r < 4; ++r) w[r] = (const uint4*)(W + (long long)min(n0 + r, N - 1) * ldw);
+    const uint4* xv = (const uint4*)x;
+    const int nc = K >> 3;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int c = tid;
+    for (; c + 256 < nc; c += 512) {
+        const uint4 x0 = xv[c], x1 = xv[c + 256];
+        uint4 p[4][2];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            p[r][0] = ld_stream(w[r] + c);
+            p[r][1] = ld_stream(w[r] + c + 256);
+        }
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p[r][0], x0) + dot8(p[r][1], x1);
+    }
+    for (; c < nc; c += 256) {
+        const uint4 x0 = xv[c];
+        uint4 p[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) p[r] = ld_stream(w[r] + c);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p[r], x0);
+    }
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+        const float v = warp_sum(acc[r]);
+        if (lane == 0) red[warp][r] = v;
+    }
+    __syncthreads();
+    if (tid < 2) {
+        const int r = tid * 2;
+        float v0 = 0.0f, v1 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            v0 += red[i][r];
+            v1 += red[i][r + 1];
+        }
+        if (n0 + r < N) epi_pair(mode, out, 0, 0, n0 + r, v0, v1, N, false);
+    }
+}

@@ -1,0 +1,406 @@
+// Hopper (sm_90a) GEMM: wgmma.mma_async m64n256k16 (bf16 -> f32) with both operands in
+// shared memory (K-major, 128-byte swizzle), fed by cp.async in a 4-stage ring. Block tile
+// 128 x 256 x 64, two warpgroups (64 rows each). Same contract and epilogues as gemm.cu.
+// Compiled only for compute_90a.
+
+#define W_BM 128
+#define W_BN 256
+#define W_BK 64
+#define W_STAGES 4
+#define W_STAGE_BYTES ((W_BM + W_BN) * 128)
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// Shared-memory matrix descriptor: K-major, 128B swizzle, 8-row groups 1024 bytes apart.
+__device__ __forceinline__ u64 smem_desc(u32 saddr) {
+    u64 d = 0;
+    d |= (u64)((saddr & 0x3FFFF) >> 4);
+    d |= (u64)1 << 16;             // leading byte offset (unused for swizzled K-major): 16 B
+    d |= (u64)(1024 >> 4) << 32;   // stride byte offset: 1024 B between 8-row groups
+    d |= (u64)1 << 62;             // 128-byte swizzle
+    return d;
+}
+
+__device__ __forceinline__ void wgmma_m64n256k16(float* d, u64 da, u64 db, int scale_d) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127}, %128, %129, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(scale_d));
+}
+
+__device__ __forceinline__ void wgmma_wait1() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
+
+// PIPE = false: each k-step waits for its wgmma group before the next (prefetch distance 3).
+// PIPE = true: one wgmma group stays in flight while the next k-step is issued (prefetch
+// distance 2, so a stage is refilled only after the group that read it has completed).
+template <bool PIPE>
+__device__ __forceinline__ void wgmma_gemm(
+    const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
+    long long ldc, int M, int N, int K, int mode, int ksplit) {
+    extern __shared__ __align__(16) unsigned char wsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(wsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;  // swizzled tiles need 1024-byte alignment
+    unsigned char* gbase = wsm_raw + (base - raw);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+    const int bm0 = blockIdx.y * W_BM, bn0 = blockIdx.x * W_BN;
+    const int kbeg = blockIdx.z * ksplit;
+    const int kend = min(K, kbeg + ksplit);
+    const int nk = (kend > kbeg) ? (kend - kbeg + W_BK - 1) / W_BK : 0;
+
+    float d[128];
+#pragma unroll
+    for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+
+    auto load_stage = [&](int stage, int kt) {
+        const int k0 = kbeg + kt * W_BK;
+        unsigned char* st = gbase + stage * W_STAGE_BYTES;
+#pragma unroll
+        for (int c = tid; c < (W_BM + W_BN) * 8; c += 256) {
+            const int r = c >> 3, ch = c & 7;
+            const int gk = k0 + ch * 8;
+            const u16* src;
+            bool ok;
+            if (r < W_BM) {
+                const int gm = bm0 + r;
+                ok = gm < M && gk < kend;
+                src = ok ? A + (long long)gm * lda + gk : A;
+            } else {
+                const int gn = bn0 + (r - W_BM);
+                ok = gn < N && gk < kend;
+                src = ok ? W + (long long)gn * ldw + gk : W;
+            }
+            cp_async16(st + r * 128 + ((ch ^ (r & 7)) << 4), src, ok ? 16 : 0);
+        }
+    };
+
+    constexpr int AHEAD = PIPE ? W_STAGES - 2 : W_STAGES - 1;
+#pragma unroll
+    for (int s = 0; s < AHEAD; ++s) {
+        if (s < nk) load_stage(s, s);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < nk; ++kt) {
+        cp_async_wait<AHEAD - 1>();
+        fence_proxy_async();
+        __syncthreads();
+        const int pf = kt + AHEAD;
+        if (pf < nk) load_stage(pf % W_STAGES, pf);
+        cp_async_commit();
+        const u32 st = base + (kt % W_STAGES) * W_STAGE_BYTES;
+        const u32 a0 = st + wg * 64 * 128;
+        const u32 b0 = st + W_BM * 128;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+        }
+        wgmma_commit();
+        if (PIPE) wgmma_wait1();
+        else wgmma_wait0();
+    }
+    wgmma_wait0();
+    cp_async_wait<0>();
+
+    const bool atomic = gridDim.z > 1;
+    const int g = lane >> 2, t = lane & 3;
+    const int wr = bm0 + wg * 64 + (warp & 3) * 16 + g;
+#pragma unroll
+    for (int j = 0; j < 32; ++j) {
+        const int n = bn0 + j * 8 + t * 2;
+        if (n < N) {
+            if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, atomic);
+            if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, atomic);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
+    const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
+    long long ldc, int M, int N, int K, int mode, int ksplit) {
+    wgmma_gemm<false>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma_pipe(
+    const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
+    long long ldc, int M, int N, int K, int mode, int ksplit) {
+    wgmma_gemm<true>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warp-specialised TMA GEMM: tiles of A (128 x 64) and W (256 x 64) are fetched by the bulk
+// tensor copy engine (cp.async.bulk.tensor.2d, 128-byte swizzle, the same shared layout as
+// above; out-of-range rows and columns arrive as zeros) into a 4-stage ring completed on
+// mbarriers. Warpgroup 0 is the producer (one thread issues the copies), warpgroups 1 and 2
+// each compute 64 x 256 of the 128 x 256 tile with wgmma, keeping one group in flight and
+// releasing a stage once the group that read it has completed. Tiles are visited in groups of
+// T_GROUP_M row tiles so that a wave of blocks shares A and W in L2. Same epilogues.
+
+#define T_STAGES 4
+#define T_GROUP_M 16
+
+struct __align__(64) TmaDesc { u64 v[16]; };
+
+__device__ __forceinline__ void mbar_init(u32 bar, u32 count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(u32 bar, u32 bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ u32 mbar_try(u32 bar, u32 parity) {
+    u32 ok;
+    asm volatile(
+        "{\n"
+        ".reg .pred P1;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 P1, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, P1;\n"
+        "}\n"
+        : "=r"(ok)
+        : "r"(bar), "r"(parity)
+        : "memory");
+    return ok;
+}
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
+    u32 n = 0;
+    while (!mbar_try(bar, parity)) {
+        if (++n > 20000000u) asm volatile("trap;\n");
+    }
+}
+__device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar, int c0, int c1) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(dst),
+        "l"((u64)map), "r"(bar), "r"(c0), "r"(c1)
+        : "memory");
+}
+
+// Gated epilogue (EPI_GEGLU / EPI_SWIGLU) of a whole 64 x 256 consumer tile whose rows and
+// columns are all in range: branch-free, the activations of all 32 column pairs of rows wr
+// and wr + 8 are independent (so they interleave), and lanes t, t ^ 1 of each quad swap one
+// value so that each lane stores two adjacent outputs as one 4-byte word (even lanes row wr,
+// odd lanes row wr + 8). Needs ldc even and `out` 4-byte aligned; every lane of the warp must
+// take part (__shfl_xor_sync).
+__device__ __forceinline__ float gelu_fast(float x) {
+    // 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+    const float u = 0.7978845608028654f * fmaf(0.044715f * x, x * x, x);
+    return __fdividef(x, 1.0f + __expf(-2.0f * u));
+}
+__device__ __forceinline__ float silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
+template <int MODE>
+__device__ __forceinline__ void epi_gated_tile(const float* d, void* out, long long ldc, int wr, int bn0, int t) {
+    const bool odd = (t & 1) != 0;
+    u16* row = (u16*)out + (long long)(odd ? wr + 8 : wr) * ldc + (bn0 >> 1) + (t & ~1);
+#pragma unroll
+    for (int j = 0; j < 32; ++j) {
+        const float y0 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j]) : silu_fast(d[4 * j])) * d[4 * j + 1];
+        const float y1 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j + 2]) : silu_fast(d[4 * j + 2])) * d[4 * j + 3];
+        const float recv = __shfl_xor_sync(0xffffffffu, odd ? y0 : y1, 1);
+        *(u32*)(row + 4 * j) = odd ? pack2(recv, y1) : pack2(y0, recv);
+    }
+}
+// True when the tile at (bm0, bn0) takes the gated fast path (uniform over the block).
+__device__ __forceinline__ bool gated_fast(int mode, const void* out, long long ldc, int bm0, int bn0, int M, int N) {
+    return (mode == EPI_GEGLU || mode == EPI_SWIGLU) && bm0 + W_BM <= M && bn0 + W_BN <= N && (ldc & 1) == 0 &&
+           (((unsigned long long)out) & 3ull) == 0;
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;  // full[s] at bars + 8 s, empty[s] after
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+
+    // Grouped tile order (blockIdx.x is the linear tile id).
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int pid = blockIdx.x;
+    const int per_group = T_GROUP_M * tiles_n;
+    const int first_m = (pid / per_group) * T_GROUP_M;
+    const int gsize = min(tiles_m - first_m, T_GROUP_M);
+    const int pm = first_m + (pid % per_group) % gsize;
+    const int pn = (pid % per_group) / gsize;
+    const int bm0 = pm * W_BM, bn0 = pn * W_BN;
+    const int kbeg = blockIdx.z * ksplit;
+    const int kend = min(K, kbeg + ksplit);
+    const int nk = (kend > kbeg) ? (kend - kbeg + W_BK - 1) / W_BK : 0;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < nk; ++kt) {
+                const int s = kt % T_STAGES;
+                const u32 ph = (u32)((kt / T_STAGES) & 1);
+                mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                const u32 full = bars + 8 * s;
+                mbar_expect_tx(full, W_STAGE_BYTES);
+                const u32 st = base + s * W_STAGE_BYTES;
+                const int k0 = kbeg + kt * W_BK;
+                tma_load_2d(st, &tmA, full, k0, bm0);
+                tma_load_2d(st + W_BM * 128, &tmW, full, k0, bn0);
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        for (int kt = 0; kt < nk; ++kt) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (u32)((kt / T_STAGES) & 1));
+            const u32 st = base + s * W_STAGE_BYTES;
+            const u32 a0 = st + cw * 64 * 128;
+            const u32 b0 = st + W_BM * 128;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+            }
+            wgmma_commit();
+            wgmma_wait1();
+            if (kt > 0) mbar_arrive(bars + 8 * (T_STAGES + (kt - 1) % T_STAGES));
+        }
+        wgmma_wait0();
+
+        const bool atomic = gridDim.z > 1;
+        const int g = lane >> 2, t = lane & 3;
+        const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+        if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+            if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+            else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+            return;
+        }
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            const int n = bn0 + j * 8 + t * 2;
+            if (n < N) {
+                if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, atomic);
+                if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, atomic);
+            }
+        }
+    }
+}
+
+// Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
+// the tiles blockIdx.x, blockIdx.x + gridDim.x, ... in the same grouped order; the stage ring
+// and its phases run on across tiles, so the producer fetches the next tile's first stages
+// while the consumers store the previous tile. No split over K (gridDim.z must be 1). Scalar
+// stores as gemm_bf16_tma (8/4-byte vector stores made the plain kernel 28 % slower, run 5).
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int ntiles = tiles_m * tiles_n;
+    const int per_group = T_GROUP_M * tiles_n;
+    const int nk = (K + W_BK - 1) / W_BK;
+    (void)ksplit;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            int it = 0;
+            for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+                const int first_m = (tile / per_group) * T_GROUP_M;
+                const int gsize = min(tiles_m - first_m, T_GROUP_M);
+                const int bm0 = (first_m + (tile % per_group) % gsize) * W_BM;
+                const int bn0 = ((tile % per_group) / gsize) * W_BN;
+                for (int kt = 0; kt < nk; ++kt, ++it) {
+                    const int s = it % T_STAGES;
+                    const u32 ph = (u32)((it / T_STAGES) & 1);
+                    mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                    const u32 full = bars + 8 * s;
+                    mbar_expect_tx(full, W_STAGE_BYTES);
+                    const u32 st = base + s * W_STAGE_BYTES;
+                    tma_load_2d(st, &tmA, full, kt * W_BK, bm0);
+                    tma_load_2d(st + W_BM * 128, &tmW, full, kt * W_BK, bn0);
+                }
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        const int g = lane >> 2, t = lane & 3;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        int it = 0;
+        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+            const int first_m = (tile / per_group) * T_GROUP_M;
+            const int gsize = min(tiles_m - first_m, T_GROUP_M);
+            const int bm0 = (first_m + (tile % per_group) % gsize) * W_BM;
+            const int bn0 = ((tile % per_group) / gsize) * W_BN;
+            for (int kt = 0; kt < nk; ++kt, ++it) {
+                const int s = it % T_STAGES;
+                mbar_wait(bars + 8 * s, (u32)((it / T_STAGES) & 1));
+                const u32 st = base + s * W_STAGE_BYTES;
+                const u32 a0 = st + cw * 64 * 128;
+                const u32 b0 = st + W_BM * 128;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+                    wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+                }
+                wgmma_commit();
+                wgmma_wait1();
+                if (kt > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+            }
+            wgmma_wait0();
+            if (nk > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+
+            const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+            if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+                if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+                else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+                continue;
+            }
+#pragma unroll
+            for (int j = 0; j < 32; ++j) {
+                const int n = bn0 + j * 8 + t * 2;
+                if (n < N) {
+                    if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
+                    if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,996 @@
+//! Typed launchers for our kernels: each checks shapes, alignment and that every element it
+//! touches lies inside the views it was given, then queues the kernel on the device's stream.
+
+use crate::device::{Arg, CudaDevice, DevView};
+use crate::error::{CudaError, Result};
+use crate::kernels::Kernel;
+
+/// What a matrix product does with each result element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// Store f32.
+    F32,
+    /// Add into an f32 output (residual connection).
+    AddF32,
+    /// Store bf16.
+    Bf16,
+    /// Columns (2i, 2i+1) are (gate, up): store bf16 `gelu_tanh(gate) * up` at column i.
+    GeGlu,
+    /// As `GeGlu` with SiLU.
+    SwiGlu,
+    /// Store bf16 `max(v, 0)`.
+    Relu,
+}
+
+impl Epilogue {
+    fn code(self) -> i32 {
+        match self {
+            Epilogue::F32 => 0,
+            Epilogue::AddF32 => 1,
+            Epilogue::Bf16 => 2,
+            Epilogue::GeGlu => 3,
+            Epilogue::SwiGlu => 4,
+            Epilogue::Relu => 5,
+        }
+    }
+    /// Output columns for `n` product columns.
+    pub fn out_cols(self, n: usize) -> usize {
+        match self {
+            Epilogue::GeGlu | Epilogue::SwiGlu => n / 2,
+            _ => n,
+        }
+    }
+    /// Bytes per output element.
+    pub fn out_size(self) -> usize {
+        match self {
+            Epilogue::F32 | Epilogue::AddF32 => 4,
+            _ => 2,
+        }
+    }
+}
+
+/// Which matrix-product kernel to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// Choose by shape and alignment.
+    Auto,
+    /// 128x128 tensor-core tiles.
+    Large,
+    /// 32x64 tensor-core tiles (split over K when few tiles and the epilogue adds).
+    Small,
+    /// Batch-1 GEMV.
+    Gemv,
+    /// Scalar fallback.
+    Simple,
+    /// 128x256 wgmma tiles (compute capability 9.0).
+    Wgmma,
+    /// As `Wgmma`, keeping one group of tensor-core operations in flight.
+    WgmmaPipe,
+    /// 128x256 wgmma tiles fed by TMA, one producer and two consumer warpgroups (compute
+    /// capability 9.0).
+    Tma,
+    /// As `Tma`, persistent (one block per multiprocessor walking the tiles); runs `Tma`
+    /// where the product is split over K or `T0_CUDA_GEMM_PERSISTENT=0`.
+    TmaPersistent,
+}
+
+fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
+    if v.is_null() || v.bytes() < bytes {
+        return Err(CudaError::Shape(format!(
+            "{what}: needs {bytes} bytes, view has {}",
+            v.bytes()
+        )));
+    }
+    Ok(())
+}
+
+fn extent(rows: usize, ld: usize, cols: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1).checked_mul(ld)?.checked_add(cols)
+}
+
+fn i32_of(v: usize, what: &str) -> Result<i32> {
+    i32::try_from(v).map_err(|_| CudaError::Shape(format!("{what} = {v} exceeds i32")))
+}
+
+/// Matrix product `out[m, n] (epilogue) = a[m, k] · w[n, k]^T` with bf16 `a` (row stride
+/// `lda` elements) and bf16 `w` (row stride `ldw`), f32 accumulation. `ldc` is the output row
+/// stride in output elements.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    dev: &CudaDevice,
+    a: DevView,
+    lda: usize,
+    w: DevView,
+    ldw: usize,
+    out: DevView,
+    ldc: usize,
+    (m, n, k): (usize, usize, usize),
+    epi: Epilogue,
+    kernel: GemmKernel,
+) -> Result<()> {
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if lda < k || ldw < k || ldc < epi.out_cols(n) {
+        return Err(CudaError::Shape(format!(
+            "gemm strides lda {lda} ldw {ldw} ldc {ldc} for k {k} n {n}"
+        )));
+    }
+    if matches!(epi, Epilogue::GeGlu | Epilogue::SwiGlu) && n % 2 != 0 {
+        return Err(CudaError::Shape(format!(
+            "gated epilogue needs even n, got {n}"
+        )));
+    }
+    let ov = || CudaError::Shape("gemm extent overflows".into());
+    need(a, extent(m, lda, k).ok_or_else(ov)? * 2, "gemm a")?;
+    need(w, extent(n, ldw, k).ok_or_else(ov)? * 2, "gemm w")?;
+    need(
+        out,
+        extent(m, ldc, epi.out_cols(n)).ok_or_else(ov)? * epi.out_size(),
+        "gemm out",
+    )?;
+    let (mi, ni, ki) = (i32_of(m, "m")?, i32_of(n, "n")?, i32_of(k, "k")?);
+    let aligned = k % 8 == 0
+        && lda % 8 == 0
+        && ldw % 8 == 0
+        && a.ptr() % 16 == 0
+        && w.ptr() % 16 == 0
+        && (epi.out_size() == 2 || out.ptr() % 4 == 0);
+    let kernel = match kernel {
+        GemmKernel::Auto if !aligned => GemmKernel::Simple,
+        GemmKernel::Auto if m == 1 => GemmKernel::Gemv,
+        // Thresholds from the H200 measurements (t0-cuda/NOTES.md): the narrow kernel wins
+        // while 128x128 tiles would not fill half the chip; wgmma from 64 of its tiles on.
+        GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
+        // The TMA kernels from 32 of their tiles on (H100 run 3: 128x12288x4096 173 TFLOP/s
+        // against 97 for the 128x128 kernel).
+        GemmKernel::Auto
+            if m >= 128
+                && m.div_ceil(128) * n.div_ceil(256) >= 32
+                && matches!(dev.wgmma_checked(), Some((_, _, true, _) | (_, _, _, true))) =>
+        {
+            // Persistent or plain by the timing per epilogue taken at the self-check (H100
+            // run 4: persistent wins with bf16 outputs, loses with f32 / f32-add ones).
+            let slower = dev
+                .persistent_faster_mask()
+                .is_some_and(|mask| (mask >> epi.code()) & 1 == 0);
+            match dev.wgmma_checked() {
+                Some((_, _, true, true)) if slower => GemmKernel::Tma,
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                _ => GemmKernel::Tma,
+            }
+        }
+        GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
+            match dev.wgmma_checked() {
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                Some((_, _, true, _)) => GemmKernel::Tma,
+                Some((_, true, ..)) => GemmKernel::WgmmaPipe,
+                Some((true, ..)) => GemmKernel::Wgmma,
+                _ => GemmKernel::Large,
+            }
+        }
+        GemmKernel::Auto => GemmKernel::Large,
+        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+            if !dev.has_wgmma() =>
+        {
+            return Err(CudaError::BackendUnavailable(
+                "the wgmma GEMM needs compute capability 9.0".into(),
+            ));
+        }
+        GemmKernel::Simple => GemmKernel::Simple,
+        other if !aligned => {
+            return Err(CudaError::Shape(format!(
+                "{other:?} gemm needs k, lda, ldw multiples of 8 and 16-byte aligned operands"
+            )));
+        }
+        GemmKernel::Gemv if m != 1 => {
+            return Err(CudaError::Shape("gemv needs m == 1".into()));
+        }
+        other => other,
+    };
+    let common = [
+        Arg::P(a.ptr()),
+        Arg::L(lda as i64),
+        Arg::P(w.ptr()),
+        Arg::L(ldw as i64),
+        Arg::P(out.ptr()),
+        Arg::L(ldc as i64),
+    ];
+    match kernel {
+        GemmKernel::Gemv => {
+            let blocks = n.div_ceil(4) as u32;
+            dev.launch(
+                Kernel::Gemv,
+                (blocks, 1, 1),
+                (256, 1, 1),
+                0,
+                &[
+                    Arg::P(a.ptr()),
+                    Arg::P(w.ptr()),
+                    Arg::L(ldw as i64),
+                    Arg::P(out.ptr()),
+                    Arg::I(ni),
+                    Arg::I(ki),
+                    Arg::I(epi.code()),
+                ],
+            )
+        }
+        GemmKernel::Simple => {
+            let gx = n.div_ceil(2).div_ceil(128) as u32;
+            let mut args = common.to_vec();
+            args.extend([Arg::I(mi), Arg::I(ni), Arg::I(ki), Arg::I(epi.code())]);
+            dev.launch(Kernel::GemmSimple, (gx, m as u32, 1), (128, 1, 1), 0, &args)
+        }
+        GemmKernel::Large
+        | GemmKernel::Small
+        | GemmKernel::Wgmma
+        | GemmKernel::WgmmaPipe
+        | GemmKernel::Tma
+        | GemmKernel::TmaPersistent => {
+            let (bm, bn, threads, smem, kid) = match kernel {
+                GemmKernel::Tma | GemmKernel::TmaPersistent => {
+                    (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma)
+                }
+                GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
+                GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
+                GemmKernel::WgmmaPipe => (
+                    128,
+                    256,
+                    256,
+                    crate::kernels::WGMMA_SMEM,
+                    Kernel::GemmWgmmaPipe,
+                ),
+                _ => (32, 32, 128, 36864, Kernel::GemmS),
+            };
+            let tiles = m.div_ceil(bm) * n.div_ceil(bn);
+            let target = 2 * dev.sm_count().max(1) as usize;
+            let mut split = 1usize;
+            if epi == Epilogue::AddF32 && tiles < target {
+                split = target.div_ceil(tiles).min(k / 256).clamp(1, 16);
+            }
+            let ksplit = k.div_ceil(split).div_ceil(64) * 64;
+            let split = k.div_ceil(ksplit.max(1)).max(1);
+            let mut args = common.to_vec();
+            args.extend([
+                Arg::I(mi),
+                Arg::I(ni),
+                Arg::I(ki),
+                Arg::I(epi.code()),
+                Arg::I(i32_of(ksplit.max(64), "ksplit")?),
+            ]);
+            if matches!(kernel, GemmKernel::Tma | GemmKernel::TmaPersistent) {
+                use crate::device::TensorMapArg;
+                let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
+                let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
+                let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
+                let persistent = kernel == GemmKernel::TmaPersistent
+                    && split == 1
+                    && !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0");
+                let (kid, blocks) = if persistent {
+                    (Kernel::GemmTmaP, tiles.min(dev.sm_count().max(1) as u32))
+                } else {
+                    (kid, tiles)
+                };
+                return dev.launch_tma(
+                    kid,
+                    (blocks, 1, split as u32),
+                    (threads, 1, 1),
+                    smem,
+                    [&ta, &tw],
+                    &args[4..],
+                );
+            }
+            dev.launch(
+                kid,
+                (n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, split as u32),
+                (threads, 1, 1),
+                smem,
+                &args,
+            )
+        }
+        GemmKernel::Auto => unreachable!("resolved above"),
+    }
+}
+
+/// Compares the wgmma GEMMs (basic, pipelined, TMA, persistent TMA) with the mma.sync GEMM on
+/// random products (ragged tails; for the TMA kernels also more tiles than multiprocessors and
+/// the f32-add, bf16 and gated epilogues); each is true when it agrees to 1e-3 relative for
+/// f32 outputs and 1e-2 for bf16 outputs (all accumulate in f32). `T0_CUDA_GEMM_PERSISTENT=0`
+/// skips (and so disables) the persistent kernel.
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool, bool)> {
+    let tma = |kern| {
+        wgmma_check_one(dev, kern).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: {kern:?} GEMM self-check error: {e}");
+            false
+        })
+    };
+    let ok = (
+        wgmma_check_one(dev, GemmKernel::Wgmma)?,
+        wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
+        tma(GemmKernel::Tma),
+        !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
+            && tma(GemmKernel::TmaPersistent),
+    );
+    if ok.2 && ok.3 {
+        let mut mask = 0u8;
+        for epi in [
+            Epilogue::F32,
+            Epilogue::AddF32,
+            Epilogue::Bf16,
+            Epilogue::GeGlu,
+        ] {
+            match time_tma_pair(dev, epi) {
+                Ok((plain, persistent)) => {
+                    eprintln!(
+                        "t0-cuda: TMA GEMM 8192x4096x4096 {epi:?}: plain {plain:.3} ms, persistent {persistent:.3} ms"
+                    );
+                    if persistent <= plain {
+                        mask |= 1 << epi.code();
+                    }
+                }
+                Err(e) => eprintln!("t0-cuda: timing the TMA GEMMs ({epi:?}) failed: {e}"),
+            }
+        }
+        // SiLU-gated as GELU-gated, ReLU as bf16 (same stores).
+        mask |= ((mask >> 3) & 1) << 4;
+        mask |= ((mask >> 2) & 1) << 5;
+        dev.set_persistent_faster_mask(mask);
+    }
+    Ok(ok)
+}
+
+/// Times the plain and the persistent TMA GEMM (best of 3 after a warm-up) on an
+/// 8192x4096x4096 product with the epilogue `epi`, in ms.
+fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>, epi: Epilogue) -> Result<(f64, f64)> {
+    let (m, n, k) = (8192usize, 4096usize, 4096usize);
+    let a = dev.alloc(m * k * 2)?;
+    let w = dev.alloc(n * k * 2)?;
+    let c = dev.alloc(m * n * 4)?;
+    dev.memset(&c, 0, m * n * 4, 0)?;
+    init_uniform_bf16(dev, a.view(), m * k, 5, 1.0)?;
+    init_uniform_bf16(dev, w.view(), n * k, 6, 0.02)?;
+    let mut best = [f64::INFINITY; 2];
+    for (i, kern) in [GemmKernel::Tma, GemmKernel::TmaPersistent]
+        .into_iter()
+        .enumerate()
+    {
+        for rep in 0..4 {
+            dev.synchronize()?;
+            let t = std::time::Instant::now();
+            gemm(
+                dev,
+                a.view(),
+                k,
+                w.view(),
+                k,
+                c.view(),
+                epi.out_cols(n),
+                (m, n, k),
+                epi,
+                kern,
+            )?;
+            dev.synchronize()?;
+            if rep > 0 {
+                best[i] = best[i].min(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok((best[0], best[1]))
+}
+
+fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {
+    let is_tma = matches!(kern, GemmKernel::Tma | GemmKernel::TmaPersistent);
+    let mut shapes = vec![
+        (200usize, 300usize, 136usize),
+        (256, 512, 1024),
+        (384, 768, 4096),
+    ];
+    let mut epis = vec![Epilogue::F32];
+    if is_tma {
+        shapes.push((1000, 4400, 200));
+        epis.extend([Epilogue::AddF32, Epilogue::Bf16, Epilogue::GeGlu]);
+    }
+    for &(m, n, k) in &shapes {
+        let a = dev.alloc(m * k * 2)?;
+        let w = dev.alloc(n * k * 2)?;
+        init_uniform_bf16(dev, a.view(), m * k, 17, 1.0)?;
+        init_uniform_bf16(dev, w.view(), n * k, 23, 0.1)?;
+        for &epi in &epis {
+            let cols = epi.out_cols(n);
+            let c1 = dev.alloc(m * cols * 4)?;
+            let c2 = dev.alloc(m * cols * 4)?;
+            let fill = if epi == Epilogue::AddF32 { 0 } else { 0xff };
+            dev.memset(&c1, 0, m * cols * 4, 0)?;
+            dev.memset(&c2, 0, m * cols * 4, fill)?;
+            for (c, kk) in [(&c1, GemmKernel::Large), (&c2, kern)] {
+                gemm(
+                    dev,
+                    a.view(),
+                    k,
+                    w.view(),
+                    k,
+                    c.view(),
+                    cols,
+                    (m, n, k),
+                    epi,
+                    kk,
+                )?;
+            }
+            let bf16_out = epi.out_size() == 2;
+            let mut r1 = vec![0f32; m * cols];
+            let mut r2 = vec![0f32; m * cols];
+            if bf16_out {
+                let f1 = dev.alloc(m * cols * 4)?;
+                let f2 = dev.alloc(m * cols * 4)?;
+                bf16_to_f32(dev, c1.view(), f1.view(), m * cols)?;
+                bf16_to_f32(dev, c2.view(), f2.view(), m * cols)?;
+                dev.download(&f1, 0, &mut r1)?;
+                dev.download(&f2, 0, &mut r2)?;
+            } else {
+                dev.download(&c1, 0, &mut r1)?;
+                dev.download(&c2, 0, &mut r2)?;
+            }
+            let (mut num, mut den) = (0f64, 0f64);
+            for (x, y) in r2.iter().zip(&r1) {
+                if !x.is_finite() {
+                    return Ok(false);
+                }
+                num += ((x - y) as f64).powi(2);
+                den += (*y as f64).powi(2);
+            }
+            let tol = if bf16_out { 1e-2 } else { 1e-3 };
+            if (num / den.max(1e-30)).sqrt() > tol {
+                eprintln!(
+                    "t0-cuda: {kern:?} self-check {m}x{n}x{k} {epi:?}: rel diff {:.3e}",
+                    (num / den.max(1e-30)).sqrt()
+                );
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Layout of one attention operand: element (b, i, h, d) at `b * batch + i * row + h * dh + d`
+/// (elements of bf16).
+#[derive(Debug, Clone, Copy)]
+pub struct Strides {
+    /// Between batches.
+    pub batch: usize,
+    /// Between rows (tokens).
+    pub row: usize,
+}
+
+/// One attention call (see the kernel source for the exact semantics).
+#[derive(Debug, Clone, Copy)]
+pub struct Attention {
+    /// Query batches.
+    pub batch: usize,
+    /// Heads.
+    pub heads: usize,
+    /// Head size (at most 256; 64 takes the flash kernel).
+    pub dh: usize,
+    /// Query rows per batch.
+    pub lq: usize,
+    /// Key rows per key batch (cache capacity when `pos` is set).
+    pub lk: usize,
+    /// Queries (bf16).
+    pub q: DevView,
+    /// Query layout.
+    pub q_st: Strides,
+    /// Keys (bf16).
+    pub k: DevView,
+    /// Values (bf16); same layout as keys.
+    pub v: DevView,
+    /// Key/value layout.
+    pub kv_st: Strides,
+    /// Output (bf16).
+    pub o: DevView,
+    /// Output layout.
+    pub o_st: Strides,
+    /// Valid keys per key batch (i32), or null for all `lk`.
+    pub key_len: DevView,
+    /// `[heads][bias_w]` f32 relative-position bias, or null: key j of a query at reference
+    /// position `qref` adds `bias[h][clamp(j - qref + bias_r, 0, bias_w - 1)]`.
+    pub bias: DevView,
+    /// Offset of relative distance 0 in a bias row.
+    pub bias_r: usize,
+    /// Width of a bias row.
+    pub bias_w: usize,
+    /// `qref` is the query's position (`q_offset + i`, or `*pos`) when true, its row `i` else.
+    pub bias_qpos: bool,
+    /// Mask keys after the query position.
+    pub causal: bool,
+    /// Position of query row 0.
+    pub q_offset: usize,
+    /// Query batches per key batch.
+    pub kv_div: usize,
+    /// Decode mode: an i32 on the device holding the position of the (single) query.
+    pub pos: DevView,
+    /// Decode mode: the current token's keys/values (`[batch][heads * dh]` rows with stride
+    /// `new_batch`) to write into the cache at `*pos` first.
+    pub new_kv: Option<(DevView, DevView, usize)>,
+    /// Use the row-wise kernel even where the flash kernel applies.
+    pub force_rows: bool,
+}
+
+/// Queues one attention call.
+pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
+    let Attention {
+        batch,
+        heads,
+        dh,
+        lq,
+        lk,
+        ..
+    } = *at;
+    if batch == 0 || lq == 0 || heads == 0 {
+        return Ok(());
+    }
+    if dh == 0 || dh > 256 || at.kv_div == 0 {
+        return Err(CudaError::Shape(format!(
+            "attention head size {dh} (1..=256) / kv_div {}",
+            at.kv_div
+        )));
+    }
+    let kv_batches = batch.div_ceil(at.kv_div);
+    let ov = || CudaError::Shape("attention extent overflows".into());
+    let ext = |b: usize, st: Strides, rows: usize| -> Result<usize> {
+        let last = (b - 1)
+            .checked_mul(st.batch)
+            .and_then(|x| x.checked_add((rows.max(1) - 1).checked_mul(st.row)?))
+            .and_then(|x| x.checked_add(heads * dh))
+            .ok_or_else(ov)?;
+        Ok(last * 2)
+    };
+    need(at.q, ext(batch, at.q_st, lq)?, "attention q")?;
+    need(at.o, ext(batch, at.o_st, lq)?, "attention o")?;
+    need(at.k, ext(kv_batches, at.kv_st, lk)?, "attention k")?;
+    need(at.v, ext(kv_batches, at.kv_st, lk)?, "attention v")?;
+    if !at.key_len.is_null() {
+        need(at.key_len, kv_batches * 4, "attention key_len")?;
+    }
+    if !at.bias.is_null() {
+        if at.bias_w == 0 {
+            return Err(CudaError::Shape("attention bias of width 0".into()));
+        }
+        need(at.bias, heads * at.bias_w * 4, "attention bias")?;
+    }
+    let decode = !at.pos.is_null();
+    if decode {
+        need(at.pos, 4, "attention pos")?;
+        if lq != 1 {
+            return Err(CudaError::Shape(
+                "decode attention takes one query row".into(),
+            ));
+        }
+    }
+    let (nk, nv, nbs) = match at.new_kv {
+        Some((k, v, bs)) => {
+            if !decode || at.kv_div != 1 {
+                return Err(CudaError::Shape(
+                    "appending to a KV cache needs decode mode and kv_div 1".into(),
+                ));
+            }
+            let e = ((batch - 1) * bs + heads * dh) * 2;
+            need(k, e, "attention new k")?;
+            need(v, e, "attention new v")?;
+            (k.ptr(), v.ptr(), bs)
+        }
+        None => (0, 0, 0),
+    };
+    let flash_ok = dh == 64
+        && lq >= 2
+        && !decode
+        && !at.force_rows
+        && [at.q_st, at.kv_st, at.o_st]
+            .iter()
+            .all(|s| s.batch % 8 == 0 && s.row % 8 == 0)
+        && [at.q, at.k, at.v, at.o].iter().all(|v| v.ptr() % 16 == 0);
+    let common_tail = |args: &mut Vec<Arg>| {
+        args.extend([
+            Arg::P(at.q.ptr()),
+            Arg::L(at.q_st.batch as i64),
+            Arg::L(at.q_st.row as i64),
+            Arg::P(at.k.ptr()),
+            Arg::P(at.v.ptr()),
+            Arg::L(at.kv_st.batch as i64),
+            Arg::L(at.kv_st.row as i64),
+            Arg::P(at.o.ptr()),
+            Arg::L(at.o_st.batch as i64),
+            Arg::L(at.o_st.row as i64),
+        ]);
+    };
+    let (lqi, lki) = (i32_of(lq, "lq")?, i32_of(lk, "lk")?);
+    if flash_ok {
+        let mut args = Vec::with_capacity(20);
+        common_tail(&mut args);
+        args.extend([
+            Arg::I(lqi),
+            Arg::I(lki),
+            Arg::P(at.key_len.ptr()),
+            Arg::P(at.bias.ptr()),
+            Arg::I(i32_of(at.bias_r, "bias R")?),
+            Arg::I(i32_of(at.bias_w, "bias W")?),
+            Arg::I(at.bias_qpos as i32),
+            Arg::I(at.causal as i32),
+            Arg::I(i32_of(at.q_offset, "q_offset")?),
+            Arg::I(i32_of(at.kv_div, "kv_div")?),
+        ]);
+        dev.launch(
+            Kernel::FlashAttnD64,
+            (lq.div_ceil(64) as u32, heads as u32, batch as u32),
+            (128, 1, 1),
+            0,
+            &args,
+        )
+    } else {
+        let smem = (800 + lk) * 4;
+        if smem > 200 * 1024 {
+            return Err(CudaError::Shape(format!(
+                "row-wise attention over {lk} keys exceeds shared memory"
+            )));
+        }
+        let mut args = Vec::with_capacity(24);
+        common_tail(&mut args);
+        args.extend([
+            Arg::I(lqi),
+            Arg::I(lki),
+            Arg::P(at.pos.ptr()),
+            Arg::I(i32_of(at.q_offset, "q_offset")?),
+            Arg::I(at.causal as i32),
+            Arg::P(at.key_len.ptr()),
+            Arg::P(at.bias.ptr()),
+            Arg::I(i32_of(at.bias_r, "bias R")?),
+            Arg::I(i32_of(at.bias_w, "bias W")?),
+            Arg::I(at.bias_qpos as i32),
+            Arg::I(i32_of(at.kv_div, "kv_div")?),
+            Arg::I(i32_of(dh, "dh")?),
+            Arg::P(nk),
+            Arg::P(nv),
+            Arg::L(nbs as i64),
+        ]);
+        let rows = batch.checked_mul(lq).ok_or_else(ov)?;
+        if rows > 65535 {
+            return Err(CudaError::Shape(format!(
+                "row-wise attention over {rows} query rows (at most 65535)"
+            )));
+        }
+        dev.launch(
+            Kernel::AttnRows,
+            (heads as u32, i32_of(rows, "batch * lq")? as u32, 1),
+            (256, 1, 1),
+            smem as u32,
+            &args,
+        )
+    }
+}
+
+/// T5 RMS norm of `rows` f32 rows of `d`: `y = w * x / sqrt(mean(x^2) + eps)`, y in bf16 or f32.
+pub fn rmsnorm(
+    dev: &CudaDevice,
+    x: DevView,
+    w: DevView,
+    y: DevView,
+    (rows, d): (usize, usize),
+    eps: f32,
+    out_bf16: bool,
+) -> Result<()> {
+    if rows == 0 {
+        return Ok(());
+    }
+    need(x, rows * d * 4, "rmsnorm x")?;
+    need(w, d * 4, "rmsnorm w")?;
+    need(y, rows * d * if out_bf16 { 2 } else { 4 }, "rmsnorm y")?;
+    dev.launch(
+        Kernel::RmsNorm,
+        (rows as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(x.ptr()),
+            Arg::P(w.ptr()),
+            Arg::P(y.ptr()),
+            Arg::I(i32_of(d, "d")?),
+            Arg::F(eps),
+            Arg::I(out_bf16 as i32),
+        ],
+    )
+}
+
+/// `out[r] = table[ids[r]]` (bf16 table of `vocab` rows of `d`, f32 output rows).
+pub fn embed(
+    dev: &CudaDevice,
+    ids: DevView,
+    table: DevView,
+    out: DevView,
+    (rows, d, vocab): (usize, usize, usize),
+) -> Result<()> {
+    if rows == 0 {
+        return Ok(());
+    }
+    need(ids, rows * 4, "embed ids")?;
+    need(table, vocab * d * 2, "embed table")?;
+    need(out, rows * d * 4, "embed out")?;
+    dev.launch(
+        Kernel::Embed,
+        (rows as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(ids.ptr()),
+            Arg::P(table.ptr()),
+            Arg::P(out.ptr()),
+            Arg::I(i32_of(d, "d")?),
+            Arg::I(i32_of(vocab, "vocab")?),
+        ],
+    )
+}
+
+fn grid_for(n: usize) -> u32 {
+    n.div_ceil(256).clamp(1, 65535) as u32
+}
+
+/// `x += y` over `n` f32.
+pub fn add(dev: &CudaDevice, x: DevView, y: DevView, n: usize) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(x, n * 4, "add x")?;
+    need(y, n * 4, "add y")?;
+    dev.launch(
+        Kernel::AddF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[Arg::P(x.ptr()), Arg::P(y.ptr()), Arg::L(n as i64)],
+    )
+}
+
+/// `out[r] = log_softmax(logits[r])[target[r]]` (0 where target < 0).
+pub fn log_softmax_gather(
+    dev: &CudaDevice,
+    logits: DevView,
+    target: DevView,
+    out: DevView,
+    (rows, vocab): (usize, usize),
+) -> Result<()> {
+    if rows == 0 {
+        return Ok(());
+    }
+    need(logits, rows * vocab * 4, "log_softmax logits")?;
+    need(target, rows * 4, "log_softmax target")?;
+    need(out, rows * 4, "log_softmax out")?;
+    dev.launch(
+        Kernel::LogSoftmaxGather,
+        (rows as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(logits.ptr()),
+            Arg::I(i32_of(vocab, "vocab")?),
+            Arg::P(target.ptr()),
+            Arg::P(out.ptr()),
+        ],
+    )
+}
+
+/// Greedy step over `rows` rows of logits (see the kernel): `next[r] = argmax` (column
+/// `suppress` excluded), optional finished flags and token history at column `*pos`.
+#[allow(clippy::too_many_arguments)]
+pub fn argmax_step(
+    dev: &CudaDevice,
+    logits: DevView,
+    (rows, vocab): (usize, usize),
+    next: DevView,
+    hist: Option<(DevView, usize, DevView)>,
+    done: DevView,
+    eos: u32,
+    pad: u32,
+    suppress: Option<u32>,
+) -> Result<()> {
+    if rows == 0 {
+        return Ok(());
+    }
+    need(logits, rows * vocab * 4, "argmax logits")?;
+    need(next, rows * 4, "argmax next")?;
+    if !done.is_null() {
+        need(done, rows * 4, "argmax done")?;
+    }
+    let (hp, hs, pp) = match hist {
+        Some((h, stride, pos)) => {
+            need(h, rows * stride * 4, "argmax hist")?;
+            need(pos, 4, "argmax pos")?;
+            (h.ptr(), stride, pos.ptr())
+        }
+        None => (0, 0, 0),
+    };
+    dev.launch(
+        Kernel::ArgmaxStep,
+        (rows as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(logits.ptr()),
+            Arg::I(i32_of(vocab, "vocab")?),
+            Arg::P(next.ptr()),
+            Arg::P(hp),
+            Arg::I(i32_of(hs, "hist stride")?),
+            Arg::P(pp),
+            Arg::P(done.ptr()),
+            Arg::I(eos as i32),
+            Arg::I(pad as i32),
+            Arg::I(suppress.map_or(-1, |s| s.min(i32::MAX as u32) as i32)),
+        ],
+    )
+}
+
+/// `*pos += 1` on the device.
+pub fn advance_pos(dev: &CudaDevice, pos: DevView) -> Result<()> {
+    need(pos, 4, "advance pos")?;
+    dev.launch(
+        Kernel::AdvancePos,
+        (1, 1, 1),
+        (32, 1, 1),
+        0,
+        &[Arg::P(pos.ptr())],
+    )
+}
+
+/// f32 to bf16 (round to nearest even) over `n` elements.
+pub fn f32_to_bf16(dev: &CudaDevice, src: DevView, dst: DevView, n: usize) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(src, n * 4, "f32_to_bf16 src")?;
+    need(dst, n * 2, "f32_to_bf16 dst")?;
+    dev.launch(
+        Kernel::F32ToBf16,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[Arg::P(src.ptr()), Arg::P(dst.ptr()), Arg::L(n as i64)],
+    )
+}
+
+/// bf16 to f32 over `n` elements.
+pub fn bf16_to_f32(dev: &CudaDevice, src: DevView, dst: DevView, n: usize) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(src, n * 2, "bf16_to_f32 src")?;
+    need(dst, n * 4, "bf16_to_f32 dst")?;
+    dev.launch(
+        Kernel::Bf16ToF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[Arg::P(src.ptr()), Arg::P(dst.ptr()), Arg::L(n as i64)],
+    )
+}
+
+/// Fills `n` bf16 with hash-based uniform values in `[-scale, scale)`.
+pub fn init_uniform_bf16(
+    dev: &CudaDevice,
+    dst: DevView,
+    n: usize,
+    seed: u32,
+    scale: f32,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(dst, n * 2, "init_uniform dst")?;
+    dev.launch(
+        Kernel::InitUniform,
+        (grid_for(n).min(4096), 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(dst.ptr()),
+            Arg::L(n as i64),
+            Arg::U(seed),
+            Arg::F(scale),
+        ],
+    )
+}
+
+/// The feed-forward activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `max(x, 0)`.
+    Relu,
+    /// tanh GELU.
+    GeluTanh,
+    /// SiLU.
+    Silu,
+}
+
+/// `gate = act(gate) * up` (or `act(gate)` without `up`) over `n` f32.
+pub fn act(dev: &CudaDevice, gate: DevView, up: Option<DevView>, n: usize, act: Act) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(gate, n * 4, "act gate")?;
+    let up = match up {
+        Some(u) => {
+            need(u, n * 4, "act up")?;
+            u.ptr()
+        }
+        None => 0,
+    };
+    let code = match act {
+        Act::Relu => 0,
+        Act::GeluTanh => 1,
+        Act::Silu => 2,
+    };
+    dev.launch(
+        Kernel::ActF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(gate.ptr()),
+            Arg::P(up),
+            Arg::L(n as i64),
+            Arg::I(code),
+        ],
+    )
+}
+
+/// `x *= s` over `n` f32.
+pub fn scale(dev: &CudaDevice, x: DevView, n: usize, s: f32) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    need(x, n * 4, "scale x")?;
+    dev.launch(
+        Kernel::ScaleF32,
+        (grid_for(n), 1, 1),
+        (256, 1, 1),
+        0,
+        &[Arg::P(x.ptr()), Arg::L(n as i64), Arg::F(s)],
+    )
+}
+
+/// Converts `rows` rows of `cols` values (f32, or bf16 when `in_bf16`) from `src` into bf16
+/// rows of `dst` with row stride `out_ld` elements.
+pub fn convert_rows(
+    dev: &CudaDevice,
+    src: DevView,
+    in_bf16: bool,
+    dst: DevView,
+    (rows, cols, out_ld): (usize, usize, usize),
+) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    if out_ld < cols {
+        return Err(CudaError::Shape(format!(
+            "convert_rows: ld {out_ld} < cols {cols}"
+        )));
+    }
+    need(
+        src,
+        rows * cols * if in_bf16 { 2 } else { 4 },
+        "convert_rows src",
+    )?;
+    need(dst, ((rows - 1) * out_ld + cols) * 2, "convert_rows dst")?;
+    dev.launch(
+        Kernel::ConvertRows,
+        (grid_for(rows * cols).min(8192), 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(src.ptr()),
+            Arg::I(in_bf16 as i32),
+            Arg::P(dst.ptr()),
+            Arg::L(rows as i64),
+            Arg::L(cols as i64),
+            Arg::L(out_ld as i64),
+        ],
+    )
+}

@@ -1,0 +1,961 @@
+//! Per-kernel checks on the GPU against f64 CPU references on fresh random inputs (and
+//! against cuBLAS for the GEMM where libcublas loads). Outputs are poisoned with NaN bytes
+//! before each run so unwritten elements fail. Skips with a printed reason without a device.
+//! Tolerance: ‖out − ref‖/‖ref‖ ≤ 1e-2 for bf16 outputs, ≤ 1e-4 for f32 outputs of products
+//! of bf16 operands (the reference sees the same bf16 inputs).
+
+use std::sync::Arc;
+
+use t0_cuda::device::DevView;
+use t0_cuda::ops::{self, Attention, Epilogue, GemmKernel, Strides};
+use t0_cuda::reference::{self as r, Rng};
+use t0_cuda::{CudaDevice, CudaError, DevBuf};
+
+fn device() -> Option<Arc<CudaDevice>> {
+    match CudaDevice::new(0) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+fn up_bf16(dev: &Arc<CudaDevice>, v: &[f32]) -> DevBuf {
+    let b = dev.alloc(v.len() * 2).unwrap();
+    dev.upload(&b, 0, &r::to_bf16_bits(v)).unwrap();
+    b
+}
+fn up_f32(dev: &Arc<CudaDevice>, v: &[f32]) -> DevBuf {
+    let b = dev.alloc(v.len() * 4).unwrap();
+    dev.upload(&b, 0, v).unwrap();
+    b
+}
+fn up_i32(dev: &Arc<CudaDevice>, v: &[i32]) -> DevBuf {
+    let b = dev.alloc(v.len() * 4).unwrap();
+    dev.upload(&b, 0, v).unwrap();
+    b
+}
+fn poisoned(dev: &Arc<CudaDevice>, bytes: usize) -> DevBuf {
+    let b = dev.alloc(bytes).unwrap();
+    dev.memset(&b, 0, bytes, 0xff).unwrap();
+    b
+}
+fn down_f32(dev: &Arc<CudaDevice>, b: &DevBuf, n: usize) -> Vec<f32> {
+    let mut v = vec![0f32; n];
+    dev.download(b, 0, &mut v).unwrap();
+    v
+}
+fn down_bf16(dev: &Arc<CudaDevice>, b: &DevBuf, n: usize) -> Vec<f32> {
+    let mut v = vec![0u16; n];
+    dev.download(b, 0, &mut v).unwrap();
+    r::from_bf16_bits(&v)
+}
+
+fn check(what: &str, got: &[f32], want: &[f64], tol: f64) {
+    let e = r::rel_err(got, want);
+    eprintln!("{what:60} rel err {e:.3e}");
+    assert!(e <= tol, "{what}: rel err {e:e} > {tol:e}");
+}
+
+#[test]
+fn gemm_all_kernels_and_epilogues_match_f64() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(1);
+    let shapes = [
+        (1usize, 256usize, 512usize),
+        (1, 1000, 4096),
+        (5, 96, 64),
+        (37, 200, 328),
+        (64, 512, 1024),
+        (130, 260, 96),
+        (256, 384, 2048),
+        (3, 17, 24),
+    ];
+    for &(m, n, k) in &shapes {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        for kern in [
+            GemmKernel::Auto,
+            GemmKernel::Large,
+            GemmKernel::Small,
+            GemmKernel::Simple,
+            GemmKernel::Gemv,
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
+        ] {
+            let wg = matches!(
+                kern,
+                GemmKernel::Wgmma
+                    | GemmKernel::WgmmaPipe
+                    | GemmKernel::Tma
+                    | GemmKernel::TmaPersistent
+            );
+            if (kern == GemmKernel::Gemv && m != 1) || (wg && !dev.has_wgmma()) {
+                continue;
+            }
+            // f32 store
+            let o = poisoned(&dev, m * n * 4);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                n,
+                (m, n, k),
+                Epilogue::F32,
+                kern,
+            )
+            .unwrap();
+            check(
+                &format!("gemm {kern:?} f32 {m}x{n}x{k}"),
+                &down_f32(&dev, &o, m * n),
+                &want,
+                1e-4,
+            );
+            // f32 accumulate (split-K when few tiles)
+            let base = rng.bf16_vec(m * n, 1.0);
+            let o = up_f32(&dev, &base);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                n,
+                (m, n, k),
+                Epilogue::AddF32,
+                kern,
+            )
+            .unwrap();
+            let want_add: Vec<f64> = want.iter().zip(&base).map(|(w, b)| w + *b as f64).collect();
+            check(
+                &format!("gemm {kern:?} add {m}x{n}x{k}"),
+                &down_f32(&dev, &o, m * n),
+                &want_add,
+                1e-4,
+            );
+            // bf16 store
+            let o = poisoned(&dev, m * n * 2);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                n,
+                (m, n, k),
+                Epilogue::Bf16,
+                kern,
+            )
+            .unwrap();
+            check(
+                &format!("gemm {kern:?} bf16 {m}x{n}x{k}"),
+                &down_bf16(&dev, &o, m * n),
+                &want,
+                1e-2,
+            );
+            if n % 2 == 0 {
+                for (epi, f) in [
+                    (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
+                    (Epilogue::SwiGlu, r::silu),
+                ] {
+                    let o = poisoned(&dev, m * n);
+                    ops::gemm(
+                        &dev,
+                        ab.view(),
+                        k,
+                        wb.view(),
+                        k,
+                        o.view(),
+                        n / 2,
+                        (m, n, k),
+                        epi,
+                        kern,
+                    )
+                    .unwrap();
+                    let wg: Vec<f64> = (0..m * n / 2)
+                        .map(|i| {
+                            let (row, c) = (i / (n / 2), i % (n / 2));
+                            f(want[row * n + 2 * c]) * want[row * n + 2 * c + 1]
+                        })
+                        .collect();
+                    check(
+                        &format!("gemm {kern:?} {epi:?} {m}x{n}x{k}"),
+                        &down_bf16(&dev, &o, m * n / 2),
+                        &wg,
+                        1e-2,
+                    );
+                }
+                let o = poisoned(&dev, m * n * 2);
+                ops::gemm(
+                    &dev,
+                    ab.view(),
+                    k,
+                    wb.view(),
+                    k,
+                    o.view(),
+                    n,
+                    (m, n, k),
+                    Epilogue::Relu,
+                    kern,
+                )
+                .unwrap();
+                let wr: Vec<f64> = want.iter().map(|&x| x.max(0.0)).collect();
+                check(
+                    &format!("gemm {kern:?} relu {m}x{n}x{k}"),
+                    &down_bf16(&dev, &o, m * n),
+                    &wr,
+                    1e-2,
+                );
+            }
+        }
+    }
+    dev.synchronize().unwrap();
+}
+
+#[test]
+fn wgmma_gemm_matches_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    eprintln!("wgmma self-check at open: {:?}", dev.wgmma_checked());
+    let mut rng = Rng::new(9);
+    for &(m, n, k) in &[
+        (128usize, 256usize, 64usize),
+        (300, 520, 200),
+        (512, 1024, 1024),
+        (1100, 4400, 136),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        for kern in [
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
+        ] {
+            let o = poisoned(&dev, m * n * 4);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                n,
+                (m, n, k),
+                Epilogue::F32,
+                kern,
+            )
+            .unwrap();
+            check(
+                &format!("gemm {kern:?} f32 {m}x{n}x{k}"),
+                &down_f32(&dev, &o, m * n),
+                &want,
+                1e-4,
+            );
+        }
+    }
+    assert_eq!(
+        dev.wgmma_checked(),
+        Some((
+            true,
+            true,
+            true,
+            !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
+        )),
+        "self-check disagreed with the f64 checks"
+    );
+}
+
+/// The gated (GELU / SiLU) epilogues of the TMA kernels: whole tiles take a branch-free path
+/// with paired 4-byte stores, ragged tiles and odd output strides the general one. Shapes with
+/// more tiles than multiprocessors (the persistent kernel walks several tiles per block), whole
+/// tiles beside ragged ones, and an output row stride wider than n / 2 (even: the fast path;
+/// odd: the general path). Outputs poisoned, padding columns checked untouched.
+#[test]
+fn wgmma_gated_epilogues_match_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    let mut rng = Rng::new(31);
+    for &(m, n, k, pad) in &[
+        (1100usize, 4608usize, 136usize, 0usize),
+        (1100, 4608, 136, 2),
+        (256, 768, 64, 1),
+        (300, 520, 200, 0),
+        (128, 256, 4096, 0),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let (h, ldc) = (n / 2, n / 2 + pad);
+        for kern in [GemmKernel::Auto, GemmKernel::Tma, GemmKernel::TmaPersistent] {
+            for (epi, f) in [
+                (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
+                (Epilogue::SwiGlu, r::silu),
+            ] {
+                let o = poisoned(&dev, m * ldc * 2);
+                ops::gemm(
+                    &dev,
+                    ab.view(),
+                    k,
+                    wb.view(),
+                    k,
+                    o.view(),
+                    ldc,
+                    (m, n, k),
+                    epi,
+                    kern,
+                )
+                .unwrap();
+                let mut raw = vec![0u16; m * ldc];
+                dev.download(&o, 0, &mut raw).unwrap();
+                let all = r::from_bf16_bits(&raw);
+                let got: Vec<f32> = (0..m * h).map(|i| all[(i / h) * ldc + i % h]).collect();
+                let wg: Vec<f64> = (0..m * h)
+                    .map(|i| {
+                        let (row, c) = (i / h, i % h);
+                        f(want[row * n + 2 * c]) * want[row * n + 2 * c + 1]
+                    })
+                    .collect();
+                check(
+                    &format!("gemm {kern:?} {epi:?} {m}x{n}x{k} ldc {ldc}"),
+                    &got,
+                    &wg,
+                    1e-2,
+                );
+                // Element-wise too: each output within 2e-2 of the largest reference value.
+                let big = wg.iter().fold(0f64, |x, y| x.max(y.abs()));
+                for (i, (g, w)) in got.iter().zip(&wg).enumerate() {
+                    assert!(
+                        ((*g as f64) - w).abs() <= 2e-2 * big,
+                        "{kern:?} {epi:?} {m}x{n}x{k}: element {i} = {g}, want {w}"
+                    );
+                }
+                for row in 0..m {
+                    for c in h..ldc {
+                        assert_eq!(
+                            raw[row * ldc + c],
+                            0xffff,
+                            "padding written at ({row}, {c})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_strided_operands() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(2);
+    let (m, n, k, lda, ldw, ldc) = (70, 136, 256, 264, 272, 150);
+    let a = rng.bf16_vec(m * lda, 1.0);
+    let w = rng.bf16_vec(n * ldw, 0.1);
+    let ad: Vec<f32> = (0..m * k).map(|i| a[(i / k) * lda + i % k]).collect();
+    let wd: Vec<f32> = (0..n * k).map(|i| w[(i / k) * ldw + i % k]).collect();
+    let want = r::matmul_nt(&ad, &wd, m, n, k);
+    let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+    for kern in [
+        GemmKernel::Auto,
+        GemmKernel::Large,
+        GemmKernel::Wgmma,
+        GemmKernel::WgmmaPipe,
+        GemmKernel::Tma,
+        GemmKernel::TmaPersistent,
+    ] {
+        let wg = matches!(
+            kern,
+            GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+        );
+        if wg && !dev.has_wgmma() {
+            continue;
+        }
+        let o = poisoned(&dev, m * ldc * 4);
+        ops::gemm(
+            &dev,
+            ab.view(),
+            lda,
+            wb.view(),
+            ldw,
+            o.view(),
+            ldc,
+            (m, n, k),
+            Epilogue::F32,
+            kern,
+        )
+        .unwrap();
+        let got = down_f32(&dev, &o, m * ldc);
+        let g: Vec<f32> = (0..m * n).map(|i| got[(i / n) * ldc + i % n]).collect();
+        check(&format!("gemm strided {kern:?}"), &g, &want, 1e-4);
+    }
+}
+
+#[test]
+fn gemm_matches_cublas() {
+    let Some(dev) = device() else { return };
+    // SAFETY: only tries to dlopen libcublas.
+    if !unsafe { cudarc::cublas::sys::is_culib_present() } {
+        eprintln!("skipped: libcublas not found");
+        return;
+    }
+    let blas = cudarc::cublas::CudaBlas::new(dev.stream().clone()).unwrap();
+    let mut rng = Rng::new(3);
+    for &(m, n, k) in &[
+        (128usize, 256usize, 512usize),
+        (512, 1024, 4096),
+        (33, 4096, 4096),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let ours = poisoned(&dev, m * n * 4);
+        ops::gemm(
+            &dev,
+            ab.view(),
+            k,
+            wb.view(),
+            k,
+            ours.view(),
+            n,
+            (m, n, k),
+            Epilogue::F32,
+            GemmKernel::Auto,
+        )
+        .unwrap();
+        let theirs = poisoned(&dev, m * n * 4);
+        t0_cuda_test_cublas(&blas, &dev, &ab, &wb, &theirs, m, n, k);
+        let o = down_f32(&dev, &ours, m * n);
+        let t: Vec<f64> = down_f32(&dev, &theirs, m * n)
+            .iter()
+            .map(|&x| x as f64)
+            .collect();
+        check(&format!("gemm vs cuBLAS {m}x{n}x{k}"), &o, &t, 1e-4);
+    }
+}
+
+/// Row-major `C[m,n] = A[m,k] W[n,k]^T` through cublasGemmEx (column-major `C^T = W A^T`).
+#[allow(clippy::too_many_arguments)]
+fn t0_cuda_test_cublas(
+    blas: &cudarc::cublas::CudaBlas,
+    dev: &CudaDevice,
+    a: &DevBuf,
+    w: &DevBuf,
+    c: &DevBuf,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    use cudarc::cublas::sys::{
+        cublasComputeType_t, cublasGemmAlgo_t, cublasOperation_t, cudaDataType_t,
+    };
+    let (alpha, beta) = (1.0f32, 0.0f32);
+    // SAFETY: all three buffers are live device allocations of the sizes the call reads and
+    // writes (checked by construction above); alpha/beta outlive the synchronous call.
+    unsafe {
+        cudarc::cublas::result::gemm_ex(
+            *blas.handle(),
+            cublasOperation_t::CUBLAS_OP_T,
+            cublasOperation_t::CUBLAS_OP_N,
+            n as i32,
+            m as i32,
+            k as i32,
+            (&alpha) as *const f32 as *const _,
+            w.ptr() as *const _,
+            cudaDataType_t::CUDA_R_16BF,
+            k as i32,
+            a.ptr() as *const _,
+            cudaDataType_t::CUDA_R_16BF,
+            k as i32,
+            (&beta) as *const f32 as *const _,
+            c.ptr() as *mut _,
+            cudaDataType_t::CUDA_R_32F,
+            n as i32,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+        )
+        .unwrap();
+    }
+    dev.synchronize().unwrap();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_attention(
+    dev: &Arc<CudaDevice>,
+    rng: &mut Rng,
+    (batch, heads, dh, lq, lk): (usize, usize, usize, usize, usize),
+    with_len: bool,
+    with_bias: bool,
+    causal: bool,
+    q_offset: usize,
+    kv_div: usize,
+    force_rows: bool,
+) {
+    let inner = heads * dh;
+    let kvb = batch / kv_div;
+    let q = rng.bf16_vec(batch * lq * inner, 1.0);
+    let k = rng.bf16_vec(kvb * lk * inner, 1.0);
+    let v = rng.bf16_vec(kvb * lk * inner, 1.0);
+    let lens: Vec<i32> = (0..kvb)
+        .map(|b| {
+            if b == 0 {
+                lk as i32
+            } else {
+                rng.below(lk as u64 + 1) as i32
+            }
+        })
+        .collect();
+    let br = 20usize;
+    let bw = 2 * br + 1;
+    let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform() * 2.0).collect();
+    let want = r::attention(
+        &q,
+        &k,
+        &v,
+        (batch, heads, dh, lq, lk),
+        with_len.then_some(&lens[..]),
+        with_bias.then_some((&tab[..], br, bw, true)),
+        causal,
+        q_offset,
+        kv_div,
+    );
+    let (qb, kb, vb) = (up_bf16(dev, &q), up_bf16(dev, &k), up_bf16(dev, &v));
+    let lb = up_i32(dev, &lens);
+    let tb = up_f32(dev, &tab);
+    let ob = poisoned(dev, batch * lq * inner * 2);
+    let at = Attention {
+        batch,
+        heads,
+        dh,
+        lq,
+        lk,
+        q: qb.view(),
+        q_st: Strides {
+            batch: lq * inner,
+            row: inner,
+        },
+        k: kb.view(),
+        v: vb.view(),
+        kv_st: Strides {
+            batch: lk * inner,
+            row: inner,
+        },
+        o: ob.view(),
+        o_st: Strides {
+            batch: lq * inner,
+            row: inner,
+        },
+        key_len: if with_len { lb.view() } else { DevView::NULL },
+        bias: if with_bias { tb.view() } else { DevView::NULL },
+        bias_r: br,
+        bias_w: bw,
+        bias_qpos: true,
+        causal,
+        q_offset,
+        kv_div,
+        pos: DevView::NULL,
+        new_kv: None,
+        force_rows,
+    };
+    ops::attention(dev, &at).unwrap();
+    let got = down_bf16(dev, &ob, batch * lq * inner);
+    check(
+        &format!(
+            "attention b{batch} h{heads} d{dh} lq{lq} lk{lk} len{with_len} bias{with_bias} causal{causal} off{q_offset} div{kv_div} rows{force_rows}"
+        ),
+        &got,
+        &want,
+        1e-2,
+    );
+}
+
+#[test]
+fn attention_flash_and_rows_match_f64() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(4);
+    for force_rows in [false, true] {
+        run_attention(
+            &dev,
+            &mut rng,
+            (2, 3, 64, 100, 100),
+            true,
+            true,
+            false,
+            0,
+            1,
+            force_rows,
+        );
+        run_attention(
+            &dev,
+            &mut rng,
+            (1, 2, 64, 64, 64),
+            false,
+            false,
+            false,
+            0,
+            1,
+            force_rows,
+        );
+        run_attention(
+            &dev,
+            &mut rng,
+            (2, 2, 64, 70, 70),
+            false,
+            true,
+            true,
+            0,
+            1,
+            force_rows,
+        );
+        run_attention(
+            &dev,
+            &mut rng,
+            (4, 2, 64, 5, 130),
+            true,
+            false,
+            false,
+            0,
+            2,
+            force_rows,
+        );
+        run_attention(
+            &dev,
+            &mut rng,
+            (2, 2, 64, 7, 20),
+            false,
+            true,
+            true,
+            13,
+            1,
+            force_rows,
+        );
+        run_attention(
+            &dev,
+            &mut rng,
+            (1, 4, 64, 200, 300),
+            true,
+            true,
+            false,
+            0,
+            1,
+            force_rows,
+        );
+    }
+    // Other head sizes go to the row-wise kernel.
+    run_attention(
+        &dev,
+        &mut rng,
+        (2, 3, 16, 9, 33),
+        true,
+        true,
+        true,
+        0,
+        1,
+        false,
+    );
+    run_attention(
+        &dev,
+        &mut rng,
+        (3, 2, 128, 4, 50),
+        true,
+        false,
+        false,
+        0,
+        3,
+        false,
+    );
+}
+
+#[test]
+fn decode_attention_appends_to_cache_at_pos() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(5);
+    let (batch, heads, dh, cap, pos) = (3usize, 4usize, 64usize, 40usize, 17usize);
+    let inner = heads * dh;
+    // qkv rows of the current token: [batch][3 * inner]
+    let qkv = rng.bf16_vec(batch * 3 * inner, 1.0);
+    let mut kc = rng.bf16_vec(batch * cap * inner, 1.0);
+    let mut vc = rng.bf16_vec(batch * cap * inner, 1.0);
+    let (kcb, vcb) = (up_bf16(&dev, &kc), up_bf16(&dev, &vc));
+    let qkvb = up_bf16(&dev, &qkv);
+    let posb = up_i32(&dev, &[pos as i32]);
+    let br = 16usize;
+    let bw = 2 * br + 1;
+    let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+    let tb = up_f32(&dev, &tab);
+    let ob = poisoned(&dev, batch * inner * 2);
+    let at = Attention {
+        batch,
+        heads,
+        dh,
+        lq: 1,
+        lk: cap,
+        q: qkvb.view(),
+        q_st: Strides {
+            batch: 3 * inner,
+            row: 3 * inner,
+        },
+        k: kcb.view(),
+        v: vcb.view(),
+        kv_st: Strides {
+            batch: cap * inner,
+            row: inner,
+        },
+        o: ob.view(),
+        o_st: Strides {
+            batch: inner,
+            row: inner,
+        },
+        key_len: DevView::NULL,
+        bias: tb.view(),
+        bias_r: br,
+        bias_w: bw,
+        bias_qpos: true,
+        causal: true,
+        q_offset: 0,
+        kv_div: 1,
+        pos: posb.view(),
+        new_kv: Some((
+            qkvb.slice(inner * 2, qkvb.bytes() - inner * 2).unwrap(),
+            qkvb.slice(inner * 4, qkvb.bytes() - inner * 4).unwrap(),
+            3 * inner,
+        )),
+        force_rows: false,
+    };
+    ops::attention(&dev, &at).unwrap();
+    let got = down_bf16(&dev, &ob, batch * inner);
+    // Reference: write the new k/v into the host cache, attend over 0..=pos.
+    let mut q = vec![0f32; batch * inner];
+    for b in 0..batch {
+        for c in 0..inner {
+            q[b * inner + c] = qkv[b * 3 * inner + c];
+            kc[(b * cap + pos) * inner + c] = qkv[b * 3 * inner + inner + c];
+            vc[(b * cap + pos) * inner + c] = qkv[b * 3 * inner + 2 * inner + c];
+        }
+    }
+    let want = r::attention(
+        &q,
+        &kc,
+        &vc,
+        (batch, heads, dh, 1, cap),
+        None,
+        Some((&tab, br, bw, true)),
+        true,
+        pos,
+        1,
+    );
+    check("decode attention (cache append at pos)", &got, &want, 1e-2);
+    let kc_dev = down_bf16(&dev, &kcb, batch * cap * inner);
+    assert_eq!(kc_dev, kc, "cache rows after append");
+}
+
+#[test]
+fn norms_gathers_softmax_argmax() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(6);
+    let (rows, d) = (7usize, 1000usize);
+    let x: Vec<f32> = (0..rows * d).map(|_| rng.uniform() * 3.0).collect();
+    let w: Vec<f32> = (0..d).map(|_| rng.uniform()).collect();
+    let (xb, wb) = (up_f32(&dev, &x), up_f32(&dev, &w));
+    let want = r::rmsnorm(&x, &w, d, 1e-6);
+    for bf in [false, true] {
+        let yb = poisoned(&dev, rows * d * 4);
+        ops::rmsnorm(&dev, xb.view(), wb.view(), yb.view(), (rows, d), 1e-6, bf).unwrap();
+        let got = if bf {
+            down_bf16(&dev, &yb, rows * d)
+        } else {
+            down_f32(&dev, &yb, rows * d)
+        };
+        check(
+            &format!("rmsnorm bf16 out {bf}"),
+            &got,
+            &want,
+            if bf { 1e-2 } else { 1e-5 },
+        );
+    }
+    // embedding
+    let (vocab, dim) = (50usize, 96usize);
+    let table = rng.bf16_vec(vocab * dim, 1.0);
+    let tb = up_bf16(&dev, &table);
+    let ids: Vec<i32> = (0..9).map(|_| rng.below(vocab as u64) as i32).collect();
+    let ib = up_i32(&dev, &ids);
+    let ob = poisoned(&dev, ids.len() * dim * 4);
+    ops::embed(
+        &dev,
+        ib.view(),
+        tb.view(),
+        ob.view(),
+        (ids.len(), dim, vocab),
+    )
+    .unwrap();
+    let got = down_f32(&dev, &ob, ids.len() * dim);
+    for (i, &id) in ids.iter().enumerate() {
+        assert_eq!(
+            &got[i * dim..(i + 1) * dim],
+            &table[id as usize * dim..(id as usize + 1) * dim]
+        );
+    }
+    // log-softmax gather and argmax
+    let (rows, v) = (6usize, 32128usize);
+    let logits: Vec<f32> = (0..rows * v).map(|_| rng.uniform() * 10.0).collect();
+    let lb = up_f32(&dev, &logits);
+    let targets: Vec<i32> = vec![0, 5, 32127, -1, 100, 31999];
+    let tg = up_i32(&dev, &targets);
+    let out = poisoned(&dev, rows * 4);
+    ops::log_softmax_gather(&dev, lb.view(), tg.view(), out.view(), (rows, v)).unwrap();
+    check(
+        "log_softmax_gather",
+        &down_f32(&dev, &out, rows),
+        &r::log_softmax_gather(&logits, v, &targets),
+        1e-5,
+    );
+    let next = poisoned(&dev, rows * 4);
+    let hist = poisoned(&dev, rows * 3 * 4);
+    let pos = up_i32(&dev, &[2]);
+    let done = up_i32(&dev, &[0, 1, 0, 0, 0, 0]);
+    ops::argmax_step(
+        &dev,
+        lb.view(),
+        (rows, v),
+        next.view(),
+        Some((hist.view(), 3, pos.view())),
+        done.view(),
+        7,
+        0,
+        None,
+    )
+    .unwrap();
+    let mut nx = vec![0i32; rows];
+    dev.download(&next, 0, &mut nx).unwrap();
+    let mut hs = vec![0i32; rows * 3];
+    dev.download(&hist, 0, &mut hs).unwrap();
+    for row in 0..rows {
+        let want = if row == 1 {
+            0
+        } else {
+            r::argmax(&logits[row * v..(row + 1) * v]) as i32
+        };
+        assert_eq!(nx[row], want, "argmax row {row}");
+        assert_eq!(hs[row * 3 + 2], want, "history row {row}");
+    }
+    // suppress: the argmax column excluded gives the second best
+    let n2 = poisoned(&dev, rows * 4);
+    let best0 = r::argmax(&logits[..v]) as u32;
+    ops::argmax_step(
+        &dev,
+        lb.view(),
+        (rows, v),
+        n2.view(),
+        None,
+        DevView::NULL,
+        7,
+        0,
+        Some(best0),
+    )
+    .unwrap();
+    let mut n2h = vec![0i32; rows];
+    dev.download(&n2, 0, &mut n2h).unwrap();
+    let mut row0 = logits[..v].to_vec();
+    row0[best0 as usize] = f32::NEG_INFINITY;
+    assert_eq!(n2h[0] as usize, r::argmax(&row0));
+    // advance
+    ops::advance_pos(&dev, pos.view()).unwrap();
+    let mut p = [0i32];
+    dev.download(&pos, 0, &mut p).unwrap();
+    assert_eq!(p[0], 3);
+}
+
+#[test]
+fn conversions_and_random_init() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(7);
+    let n = 100_003usize;
+    let mut x: Vec<f32> = (0..n).map(|_| rng.uniform() * 100.0).collect();
+    x[0] = f32::INFINITY;
+    x[1] = -0.0;
+    x[2] = 1.0 + f32::EPSILON; // rounds to 1.0
+    let xb = up_f32(&dev, &x);
+    let ob = poisoned(&dev, n * 2);
+    ops::f32_to_bf16(&dev, xb.view(), ob.view(), n).unwrap();
+    let mut bits = vec![0u16; n];
+    dev.download(&ob, 0, &mut bits).unwrap();
+    assert_eq!(
+        bits,
+        r::to_bf16_bits(&x),
+        "f32 -> bf16 must round like half::bf16"
+    );
+    // strided row conversion (weight upload path)
+    let (rows, cols, ld) = (5usize, 30usize, 64usize);
+    let src = up_f32(&dev, &x[..rows * cols]);
+    let dst = poisoned(&dev, rows * ld * 2);
+    ops::convert_rows(&dev, src.view(), false, dst.view(), (rows, cols, ld)).unwrap();
+    let mut d = vec![0u16; rows * ld];
+    dev.download(&dst, 0, &mut d).unwrap();
+    for rr in 0..rows {
+        assert_eq!(
+            &d[rr * ld..rr * ld + cols],
+            &r::to_bf16_bits(&x[rr * cols..(rr + 1) * cols])[..]
+        );
+    }
+    let rb = poisoned(&dev, n * 2);
+    ops::init_uniform_bf16(&dev, rb.view(), n, 42, 0.5).unwrap();
+    let vals = down_bf16(&dev, &rb, n);
+    assert!(vals.iter().all(|v| v.is_finite() && v.abs() <= 0.5));
+    let mean = vals.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let var = vals.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    assert!(
+        mean.abs() < 0.01 && (var - 0.25 / 3.0).abs() < 0.01,
+        "mean {mean} var {var}"
+    );
+}
+
+#[test]
+fn allocation_beyond_free_memory_is_out_of_memory() {
+    let Some(dev) = device() else { return };
+    let (free, _total) = dev.mem_info().unwrap();
+    match dev.alloc(free + (1 << 30)) {
+        Err(CudaError::OutOfMemory { requested, .. }) => assert_eq!(requested, free + (1 << 30)),
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+    // The device still works afterwards.
+    let b = dev.alloc(1024).unwrap();
+    dev.memset(&b, 0, 1024, 0).unwrap();
+    dev.synchronize().unwrap();
+}
+
+#[test]
+fn shape_errors_are_errors() {
+    let Some(dev) = device() else { return };
+    let a = dev.alloc(64).unwrap();
+    let r = ops::gemm(
+        &dev,
+        a.view(),
+        8,
+        a.view(),
+        8,
+        a.view(),
+        8,
+        (4, 4, 8),
+        Epilogue::F32,
+        GemmKernel::Auto,
+    );
+    assert!(matches!(r, Err(CudaError::Shape(_))), "{r:?}");
+}
