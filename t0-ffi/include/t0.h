@@ -147,7 +147,33 @@ typedef struct {
    */
   uint32_t min_new_tokens;
   /*
-   Streaming callback, or NULL (default).
+   Beams per input (default 1: greedy or sampling). Beam search delivers its text to
+   `on_text` once, at the end.
+   */
+  uint32_t num_beams;
+  /*
+   Sample instead of taking the best token (default false).
+   */
+  bool do_sample;
+  /*
+   Sampling temperature (default 1.0; > 0).
+   */
+  float temperature;
+  /*
+   Sample from the top_k best tokens only (default 50; 0: off).
+   */
+  uint32_t top_k;
+  /*
+   Nucleus sampling threshold in (0, 1] (default 1.0: off).
+   */
+  float top_p;
+  /*
+   Seed of the sampling RNG (default 0): same seed, same tokens.
+   */
+  uint64_t seed;
+  /*
+   Streaming callback, or NULL (default). With greedy decoding returning false stops
+   generation; with sampling later pieces are no longer delivered.
    */
   t0_text_callback on_text;
   /*
@@ -238,12 +264,15 @@ void t0_model_free(t0_model *model);
 t0_status t0_model_tokenizer(const t0_model *model, t0_tokenizer **out_tokenizer, t0_error **err);
 
 /*
- Default generation options: 64 new tokens at most, no minimum, no callback.
+ Default generation options: greedy, 64 new tokens at most, no minimum, no callback
+ (sampling fields at HF's defaults: temperature 1, top_k 50, top_p 1, seed 0).
  */
 t0_generate_params t0_generate_default_params(void);
 
 /*
- Greedy generation from `text` (tokenized with EOS). `params` may be NULL (defaults).
+ Generation from `text` (tokenized with EOS): greedy, beam search or sampling as
+ `params` say; invalid combinations (temperature <= 0, top_p outside (0, 1], num_beams
+ 0...) are `T0_ERR_INVALID_ARGUMENT`. `params` may be NULL (defaults).
  On success `*out_text` receives the whole generated text, to free with
  `t0_string_free`. With `params->on_text` set, each piece is also passed to it as soon as
  it is decoded; a callback returning false stops generation (still `T0_OK`, with the

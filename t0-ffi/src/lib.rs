@@ -133,7 +133,21 @@ pub struct t0_generate_params {
     pub max_new_tokens: u32,
     /// EOS is banned until this many tokens are generated (default 0).
     pub min_new_tokens: u32,
-    /// Streaming callback, or NULL (default).
+    /// Beams per input (default 1: greedy or sampling). Beam search delivers its text to
+    /// `on_text` once, at the end.
+    pub num_beams: u32,
+    /// Sample instead of taking the best token (default false).
+    pub do_sample: bool,
+    /// Sampling temperature (default 1.0; > 0).
+    pub temperature: f32,
+    /// Sample from the top_k best tokens only (default 50; 0: off).
+    pub top_k: u32,
+    /// Nucleus sampling threshold in (0, 1] (default 1.0: off).
+    pub top_p: f32,
+    /// Seed of the sampling RNG (default 0): same seed, same tokens.
+    pub seed: u64,
+    /// Streaming callback, or NULL (default). With greedy decoding returning false stops
+    /// generation; with sampling later pieces are no longer delivered.
     pub on_text: t0_text_callback,
     /// Passed to `on_text` unchanged.
     pub user_data: *mut c_void,
@@ -173,7 +187,9 @@ impl From<ApiError> for Fail {
             ApiError::Tokenizer(_) | ApiError::TokenizerMismatch { .. } => {
                 t0_status::T0_ERR_TOKENIZER
             }
-            ApiError::InvalidOption { .. } | ApiError::NoChoices => {
+            ApiError::InvalidOption { .. }
+            | ApiError::NoChoices
+            | ApiError::Generate(t0_core::generate::GenerateError::InvalidOption { .. }) => {
                 t0_status::T0_ERR_INVALID_ARGUMENT
             }
             _ => t0_status::T0_ERR_MODEL,
@@ -411,19 +427,28 @@ pub extern "C" fn t0_model_tokenizer(
     })
 }
 
-/// Default generation options: 64 new tokens at most, no minimum, no callback.
+/// Default generation options: greedy, 64 new tokens at most, no minimum, no callback
+/// (sampling fields at HF's defaults: temperature 1, top_k 50, top_p 1, seed 0).
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_generate_default_params() -> t0_generate_params {
     let d = GenerateOptions::default();
     t0_generate_params {
         max_new_tokens: d.max_new_tokens as u32,
         min_new_tokens: d.min_new_tokens as u32,
+        num_beams: d.num_beams as u32,
+        do_sample: d.do_sample,
+        temperature: d.temperature,
+        top_k: d.top_k as u32,
+        top_p: d.top_p,
+        seed: d.seed,
         on_text: None,
         user_data: ptr::null_mut(),
     }
 }
 
-/// Greedy generation from `text` (tokenized with EOS). `params` may be NULL (defaults).
+/// Generation from `text` (tokenized with EOS): greedy, beam search or sampling as
+/// `params` say; invalid combinations (temperature <= 0, top_p outside (0, 1], num_beams
+/// 0...) are `T0_ERR_INVALID_ARGUMENT`. `params` may be NULL (defaults).
 /// On success `*out_text` receives the whole generated text, to free with
 /// `t0_string_free`. With `params->on_text` set, each piece is also passed to it as soon as
 /// it is decoded; a callback returning false stops generation (still `T0_OK`, with the
@@ -444,11 +469,15 @@ pub extern "C" fn t0_model_generate(
         let p = unsafe { params.as_ref() }
             .copied()
             .unwrap_or_else(|| t0_generate_default_params());
-        // Stays valid when GenerateOptions gains fields (beam search, sampling).
-        #[allow(clippy::needless_update)]
         let opts = GenerateOptions {
             max_new_tokens: p.max_new_tokens as usize,
             min_new_tokens: p.min_new_tokens as usize,
+            num_beams: p.num_beams as usize,
+            do_sample: p.do_sample,
+            temperature: p.temperature,
+            top_k: p.top_k as usize,
+            top_p: p.top_p,
+            seed: p.seed,
             ..GenerateOptions::default()
         };
         let g = m.model.generate_stream(text, &opts, |piece| {

@@ -384,3 +384,38 @@ fn streaming_callback_can_stop_generation() {
     );
     t0_string_free(out);
 }
+
+#[test]
+fn sampling_and_beam_params_reach_the_generator() {
+    let f = Fixture::new();
+    let text = c("Tell me a story.");
+    let run = |p: &t0_generate_params| {
+        let mut out = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let st = t0_model_generate(f.model, text.as_ptr(), p, &mut out, &mut err);
+        if st != t0_status::T0_OK {
+            let m = message(err);
+            t0_error_free(err);
+            return Err((st, m));
+        }
+        // SAFETY: on success `out` is a NUL-terminated string from t0.
+        let s = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_string();
+        t0_string_free(out);
+        Ok(s)
+    };
+    let mut p = t0_generate_default_params();
+    p.max_new_tokens = 10;
+    p.do_sample = true;
+    p.seed = 3;
+    let a = run(&p).unwrap();
+    assert_eq!(run(&p).unwrap(), a, "same seed, same text");
+    p.temperature = 0.0;
+    let (st, m) = run(&p).unwrap_err();
+    assert_eq!(st, t0_status::T0_ERR_INVALID_ARGUMENT, "{m}");
+    let mut b = t0_generate_default_params();
+    b.max_new_tokens = 10;
+    b.num_beams = 3;
+    assert!(run(&b).is_ok());
+    b.num_beams = 0;
+    assert_eq!(run(&b).unwrap_err().0, t0_status::T0_ERR_INVALID_ARGUMENT);
+}
