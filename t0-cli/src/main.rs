@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod eval;
 mod forward;
 mod generate;
 mod model_io;
@@ -53,6 +54,8 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
     },
+    /// T0's zero-shot evaluation: `t0 eval --model DIR --templates DIR --dataset super_glue/rte --data FILE.jsonl`.
+    Eval(eval::EvalArgs),
     /// PromptSource templates: list them, render one for an example.
     Prompts {
         #[command(subcommand)]
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> Result<(), String> {
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
         Command::Prompts { cmd } => prompts::run(cmd),
+        Command::Eval(a) => eval::run(a),
         Command::Bench(args) => bench::run(args),
     }
 }

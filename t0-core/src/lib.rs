@@ -21,11 +21,19 @@
 //! checkpoint's F32/BF16/F16 tensors. The [`backend`] module docs spell the contract out.
 //! [`backend::CpuBackend`] is the simple f32 reference. [`generate`] adds greedy decoding,
 //! beam search and sampling (HF `generate` semantics) over padded batches, [`score`] rank classification with one encoder pass per example.
+//!
+//! # The high-level API (std)
+//!
+//! [`Model`] (module [`api`]) loads a model directory (config, weights, tokenizer) and
+//! takes text: `Model::load(dir, &LoadOptions::default())?.score(text, &["Yes", "No"],
+//! &ScoreOptions::t_zero())`. See [`api`] for a runnable example.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod api;
 pub mod backend;
 pub mod config;
 pub mod error;
@@ -43,3 +51,9 @@ pub mod weights;
 pub use config::{FeedForwardProj, T5Config};
 pub use error::Error;
 pub use tensor::{DType, TensorSource, TensorView};
+
+// The high-level API (module `api`) and the options it takes.
+#[cfg(feature = "std")]
+pub use api::{ApiError, Encoded, Generation, LoadOptions, Model, Ranking};
+pub use generate::GenerateOptions;
+pub use score::ScoreOptions;

@@ -152,7 +152,7 @@ impl<B: Backend> T5Model<B> {
 
     /// One decoder pass over `targets[e][i]` (example `e`, choice `i`) against `enc`
     /// (one encoder sequence per example).
-    fn decode_scores(
+    pub(crate) fn decode_scores(
         &self,
         enc: &crate::model::EncoderOutput<B>,
         targets: &[Vec<Vec<u32>>],
@@ -201,7 +201,7 @@ impl<B: Backend> T5Model<B> {
 
     /// Validates one example's choices; truncates over-long ones when allowed, keeping a
     /// final EOS (HF tokenizers truncate before appending EOS).
-    fn checked_choices<C: AsRef<[u32]>>(
+    pub(crate) fn checked_choices<C: AsRef<[u32]>>(
         &self,
         choices: &[C],
         max_choice: usize,

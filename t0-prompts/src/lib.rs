@@ -39,6 +39,9 @@
 
 pub mod jinja;
 
+#[cfg(feature = "model")]
+pub mod run;
+
 mod collection;
 mod error;
 mod template;
