@@ -34,6 +34,7 @@ pub mod linear;
 mod neon;
 pub mod ops;
 pub mod pack;
+pub mod quant;
 mod par;
 #[cfg(feature = "std")]
 pub mod probe;
