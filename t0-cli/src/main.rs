@@ -10,6 +10,7 @@ mod forward;
 mod generate;
 mod model_io;
 mod prompts;
+mod quantize;
 mod score;
 mod text;
 mod tokenize;
@@ -60,6 +61,8 @@ enum Command {
     },
     /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
     Bench(bench::BenchArgs),
+    /// Write an int8 / 4-bit quantized copy of a checkpoint: `t0 quantize --model DIR --out DIR --dtype int8|q4`.
+    Quantize(quantize::QuantizeArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -88,6 +91,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
         Command::Prompts { cmd } => prompts::run(cmd),
         Command::Bench(args) => bench::run(args),
+        Command::Quantize(a) => quantize::run(a),
     }
 }
 
