@@ -83,6 +83,48 @@ fn bench<B: Backend>(m: &T5Model<B>, label: &str, dec_bytes: f64, reps: usize, l
     );
 }
 
+/// A checkpoint whose attention `q` weights are multiplied by `q_scale` (held in memory).
+///
+/// Our random generator draws every matrix with std `1/sqrt(fan_in)`; HF's
+/// `T5PreTrainedModel._init_weights` draws `q` with std `(d_model · d_kv)^-1/2`, i.e.
+/// `1/sqrt(d_kv)` smaller. Without that factor the unscaled T5 attention logits have std
+/// ≈ `sqrt(d_kv)` = 8 and the random model is chaotic (bf16 rounding alone flips most
+/// rank choices), which measures chaos rather than quantization.
+struct HfQ<'a> {
+    inner: &'a Checkpoint,
+    q_scale: f32,
+    scaled: std::collections::BTreeMap<String, (Vec<usize>, Vec<u8>)>,
+}
+
+impl<'a> HfQ<'a> {
+    fn new(inner: &'a Checkpoint, q_scale: f32) -> Self {
+        use t0_core::tensor::TensorSource;
+        let mut scaled = std::collections::BTreeMap::new();
+        if q_scale != 1.0 {
+            for n in inner.tensor_names() {
+                if n.ends_with(".q.weight") {
+                    let v = inner.tensor(n).unwrap();
+                    let b: Vec<u8> = v.to_f32_vec().unwrap().iter().flat_map(|x| (x * q_scale).to_le_bytes()).collect();
+                    scaled.insert(n.to_string(), (v.shape.to_vec(), b));
+                }
+            }
+        }
+        HfQ { inner, q_scale, scaled }
+    }
+}
+
+impl t0_core::tensor::TensorSource for HfQ<'_> {
+    fn tensor(&self, name: &str) -> Option<t0_core::tensor::TensorView<'_>> {
+        match self.scaled.get_key_value(name) {
+            Some((k, (shape, data))) => Some(t0_core::tensor::TensorView { name: k, dtype: DType::F32, shape, data }),
+            None => self.inner.tensor(name),
+        }
+    }
+    fn tensor_names(&self) -> Vec<&str> {
+        self.inner.tensor_names()
+    }
+}
+
 /// Decoder bytes per token of a loaded model (weights read by one decode step).
 fn decode_bytes(cfg: &T5Config, per_weight: f64, lm_head_bytes: f64) -> f64 {
     let (d, inner, ff) = (cfg.d_model as f64, (cfg.num_heads * cfg.d_kv) as f64, cfg.d_ff as f64);
@@ -125,7 +167,7 @@ fn main() {
                     "f32" => (WeightType::F32, 4.0),
                     _ => (WeightType::Bf16, 2.0),
                 };
-                let m = T5Model::from_checkpoint(FastCpuBackend::new().with_weight_type(Some(wt)), &ck).unwrap();
+                let m = T5Model::load(FastCpuBackend::new().with_weight_type(Some(wt)), &ck, ck.config()).unwrap();
                 let load = t.elapsed().as_secs_f64();
                 let cfg = m.config().clone();
                 drop(ck);
@@ -133,14 +175,18 @@ fn main() {
             }
         }
         "accuracy" => {
-            let ck = Checkpoint::open(Path::new(get(1))).unwrap();
+            let raw = Checkpoint::open(Path::new(get(1))).unwrap();
+            // `hf-q`: attention q scaled by d_kv^-1/2, HF's T5 initialisation (see HfQ).
+            let hf = get(3) == "hf-q";
+            let ck = HfQ::new(&raw, if hf { 1.0 / (raw.config().d_kv as f32).sqrt() } else { 1.0 });
+            println!("model {} ({}), q scale {}", get(1), if hf { "HF-init q" } else { "generator init" }, ck.q_scale);
             let n: usize = get(2).parse().unwrap_or(200);
             let spec = ExampleSpec { examples: n, input_len: 32, choices: 4, choice_len: 4, seed: 1 };
-            let ex = accuracy::random_examples(&spec, ck.config().vocab_size);
-            let f32m = T5Model::from_checkpoint(FastCpuBackend::new().with_weight_type(Some(WeightType::F32)), &ck).unwrap();
+            let ex = accuracy::random_examples(&spec, raw.config().vocab_size);
+            let f32m = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::F32)), &ck, raw.config()).unwrap();
             let want = accuracy::run(&f32m, &ex).unwrap();
             drop(f32m);
-            let bf = T5Model::from_checkpoint(FastCpuBackend::new().with_weight_type(Some(WeightType::Bf16)), &ck).unwrap();
+            let bf = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::Bf16)), &ck, raw.config()).unwrap();
             let r = accuracy::compare(&want, &accuracy::run(&bf, &ex).unwrap());
             println!("| bf16 (all linear) | — | {:.4} | {:.4} | {:.1}% |", r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0);
             drop(bf);
@@ -152,7 +198,7 @@ fn main() {
             for scheme in [QuantScheme::Int8, QuantScheme::Q4] {
                 for (name, islands) in &isl {
                     let be = QuantCpuBackend::quantize_at_load(FastCpuBackend::new(), scheme, islands.clone());
-                    let m = T5Model::from_checkpoint(be, &ck).unwrap();
+                    let m = T5Model::load(be, &ck, raw.config()).unwrap();
                     let r = accuracy::compare(&want, &accuracy::run(&m, &ex).unwrap());
                     println!(
                         "| {} | {name} | {:.4} | {:.4} | {:.1}% |",

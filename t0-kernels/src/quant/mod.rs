@@ -7,7 +7,9 @@
 //! per-row sum of `q` (computed at load) for the VNNI unsigned-activation offset.
 //!
 //! **Q4** ([`Q4Linear`]): blocks of [`Q4_BLOCK`] = 32 consecutive weights of one row, each
-//! with an f16 scale `d` (symmetric: `w ≈ (q − 8) · d`, `q ∈ 0..16`, `d = max|block| / 7`).
+//! with an f16 scale `d` (symmetric: `w ≈ (q − 8) · d`, `q ∈ 0..16`; `d` may be negative so
+//! the extra level −8 lands on the block's largest-magnitude value; `d` is chosen among a few
+//! candidates near `m / −8` by least squared error).
 //! A block is 16 bytes: byte `j` holds weight `j` in its low nibble and weight `j + 16` in
 //! its high nibble (so one AND and one shift unpack a block into two contiguous halves).
 //! A row is `ceil(in / 32) · 16` bytes; a partial last block is padded with `q = 8` (zero).
@@ -17,8 +19,8 @@
 //! Each activation row is quantized on the fly to int8 (symmetric, `sx = max|x| / 127`,
 //! round to nearest). Dot products are exact 32-bit integer sums; int8 outputs are
 //! `sx · scale[o] · dot`, q4 outputs `sx · Σ_b d_b · dot_b`. On AVX-512 with VNNI the
-//! integer dots are `vpdpbusd` (64 multiply-adds per instruction); elsewhere a portable
-//! loop computes the same integers, so int8 results are bit-identical across paths and
+//! integer dots are `vpdpbusd` (64 multiply-adds per instruction), on NEON `smull`/`sadalp`;
+//! elsewhere (AVX2 too, for now) a portable loop computes the same integers, so int8 results are bit-identical across paths and
 //! q4 results differ only by f32 summation order.
 //!
 //! The batch (`rows > 1`, GEMM) case loops output rows outermost so a weight row stays in
@@ -35,6 +37,8 @@ use crate::Isa;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod scalar;
 
 /// Weights per 4-bit block.
@@ -64,7 +68,7 @@ pub enum QuantError {
     },
     /// `in` exceeds [`MAX_IN`] or `out · in` overflows.
     TooLarge,
-    /// A scale is negative, NaN or infinite.
+    /// A scale is NaN or infinite (or negative, for int8).
     BadScale {
         /// Its index.
         index: usize,
@@ -141,9 +145,9 @@ fn checked_numel(out: usize, inp: usize) -> Result<usize, QuantError> {
     out.checked_mul(inp).ok_or(QuantError::TooLarge)
 }
 
-fn check_scales(s: impl Iterator<Item = f32>) -> Result<(), QuantError> {
+fn check_scales(s: impl Iterator<Item = f32>, signed: bool) -> Result<(), QuantError> {
     for (i, v) in s.enumerate() {
-        if !(v.is_finite() && v >= 0.0) {
+        if !(v.is_finite() && (signed || v >= 0.0)) {
             return Err(QuantError::BadScale { index: i });
         }
     }
@@ -158,6 +162,36 @@ pub fn f32_to_f16(x: f32) -> u16 {
 /// f16 bits → f32.
 pub fn f16_to_f32(h: u16) -> f32 {
     half::f16::from_bits(h).to_f32()
+}
+
+/// The f16 block scale with the least squared error among a few candidates around
+/// `m / −8` (`m` the block's value of largest magnitude: its sign picks which end gets the
+/// extra level) and `max|w| / 7`.
+fn best_q4_scale(blk: &[f32]) -> u16 {
+    let m = blk.iter().fold(0f32, |a, &v| if v.abs() > a.abs() { v } else { a });
+    if m == 0.0 || !m.is_finite() {
+        return f32_to_f16(if m.is_finite() { 0.0 } else { f32::NAN });
+    }
+    let mut best = (f32::INFINITY, 0u16);
+    for t in [-8.0f32, -7.75, -7.5, -7.25, -7.0, -6.75, -6.5, 7.0] {
+        let h = f32_to_f16(m / t);
+        let d = f16_to_f32(h);
+        if d == 0.0 || !d.is_finite() {
+            continue;
+        }
+        let inv = 1.0 / d;
+        let err: f32 = blk
+            .iter()
+            .map(|&v| {
+                let e = v - round(v * inv).clamp(-8.0, 7.0) * d;
+                e * e
+            })
+            .sum();
+        if err < best.0 {
+            best = (err, h);
+        }
+    }
+    best.1
 }
 
 fn round(x: f32) -> f32 {
@@ -232,7 +266,7 @@ impl Int8Linear {
                 got: scales.len(),
             });
         }
-        check_scales(scales.iter().copied())?;
+        check_scales(scales.iter().copied(), false)?;
         let bytes = data.as_slice();
         let row_sums = (0..out)
             .map(|o| {
@@ -323,11 +357,10 @@ impl Q4Linear {
             let row = &w[o * inp..(o + 1) * inp];
             for b in 0..nb {
                 let blk = &row[b * Q4_BLOCK..((b + 1) * Q4_BLOCK).min(inp)];
-                let amax = blk.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let h = f32_to_f16(amax / 7.0);
+                let h = best_q4_scale(blk);
                 scales[o * nb + b] = h;
                 let d = f16_to_f32(h);
-                let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+                let inv = if d != 0.0 { 1.0 / d } else { 0.0 };
                 let base = (o * nb + b) * Q4_BLOCK_BYTES;
                 for (i, v) in blk.iter().enumerate() {
                     let qi = (round(v * inv).clamp(-8.0, 7.0) as i32 + 8) as u8;
@@ -373,7 +406,7 @@ impl Q4Linear {
                 got: scales.len(),
             });
         }
-        check_scales(scales.iter().map(|&h| f16_to_f32(h)))?;
+        check_scales(scales.iter().map(|&h| f16_to_f32(h)), true)?;
         Ok(Q4Linear {
             out,
             inp,
@@ -449,9 +482,25 @@ pub fn has_vnni() -> bool {
     }
 }
 
-/// Which integer-dot implementation `isa` runs for quantized weights.
-fn use_vnni(isa: Isa) -> bool {
-    isa == Isa::Avx512 && has_vnni()
+/// The integer-dot implementation behind an [`Isa`] for quantized weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// AVX-512 VNNI `vpdpbusd`.
+    Vnni,
+    /// NEON `smull`/`sadalp`.
+    Neon,
+    /// Portable loop (also AVX2, and AVX-512 without VNNI).
+    Scalar,
+}
+
+fn path_for(isa: Isa) -> Path {
+    if isa == Isa::Avx512 && has_vnni() {
+        Path::Vnni
+    } else if isa == Isa::Neon && isa.is_available() {
+        Path::Neon
+    } else {
+        Path::Scalar
+    }
 }
 
 /// Calls `f(o_start, o_end, yt_chunk)` over output-row chunks, in parallel under `std`;
@@ -506,7 +555,7 @@ pub fn int8_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Int8Linear, y: &mu
         .map(|r| quantize_row(&x[r * inp..(r + 1) * inp], &mut xq[r * inp..(r + 1) * inp]))
         .collect();
     let xu: Vec<u8> = xq.iter().map(|&v| (v as i32 + 128) as u8).collect();
-    let vnni = use_vnni(isa);
+    let path = path_for(isa);
     let data = w.data();
     let mut yt = vec![0f32; rows * out];
     for_out_chunks(out, rows, rows * out * inp, &mut yt, &|o0, o1, ch| {
@@ -514,7 +563,7 @@ pub fn int8_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Int8Linear, y: &mu
             let wr = &data[o * inp..(o + 1) * inp];
             for r in 0..rows {
                 let xr = &xu[r * inp..(r + 1) * inp];
-                let acc = dot_u8_i8(vnni, xr, wr);
+                let acc = dot_u8_i8(path, xr, wr);
                 let dot = acc.wrapping_sub(128i32.wrapping_mul(w.row_sums[o]));
                 ch[(o - o0) * rows + r] = sx[r] * w.scales[o] * dot as f32;
             }
@@ -523,14 +572,18 @@ pub fn int8_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Int8Linear, y: &mu
     scatter(&yt, rows, out, y);
 }
 
-fn dot_u8_i8(vnni: bool, x: &[u8], w: &[u8]) -> i32 {
+fn dot_u8_i8(path: Path, x: &[u8], w: &[u8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
-    if vnni {
-        // SAFETY: `vnni` is true only when AVX-512F/BW/VNNI were detected on this CPU;
-        // the slices have equal length (checked by the callers' construction).
+    if path == Path::Vnni {
+        // SAFETY: `Path::Vnni` is chosen only when AVX-512F/BW/VNNI were detected on this
+        // CPU; the slices have equal length (both are one row of `in` values).
         return unsafe { avx512::dot_u8_i8(x, w) };
     }
-    let _ = vnni;
+    #[cfg(target_arch = "aarch64")]
+    if path == Path::Neon {
+        return neon::dot_u8_i8(x, w);
+    }
+    let _ = path;
     scalar::dot_u8_i8(x, w)
 }
 
@@ -595,7 +648,7 @@ pub fn q4_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Q4Linear, y: &mut [f
     let acts: Vec<Q4Act> = (0..rows)
         .map(|r| prep_q4(&x[r * inp..(r + 1) * inp], nb))
         .collect();
-    let vnni = use_vnni(isa);
+    let path = path_for(isa);
     let data = w.data();
     let rb = nb * Q4_BLOCK_BYTES;
     let mut yt = vec![0f32; rows * out];
@@ -604,22 +657,26 @@ pub fn q4_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Q4Linear, y: &mut [f
             let wr = &data[o * rb..(o + 1) * rb];
             let sr = &w.scales[o * nb..(o + 1) * nb];
             for (r, a) in acts.iter().enumerate() {
-                ch[(o - o0) * rows + r] = a.scale * q4_row(vnni, wr, sr, a);
+                ch[(o - o0) * rows + r] = a.scale * q4_row(path, wr, sr, a);
             }
         }
     });
     scatter(&yt, rows, out, y);
 }
 
-fn q4_row(vnni: bool, w: &[u8], s: &[u16], a: &Q4Act) -> f32 {
+fn q4_row(path: Path, w: &[u8], s: &[u16], a: &Q4Act) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if vnni {
-        // SAFETY: `vnni` is true only when AVX-512F/BW/VNNI were detected; `a` was
+    if path == Path::Vnni {
+        // SAFETY: `Path::Vnni` only when AVX-512F/BW/VNNI were detected; `a` was
         // prepared for `s.len()` blocks (its buffers cover whole groups of 4 blocks) and
         // `w.len() == 16 · s.len()`.
         return unsafe { avx512::q4_row(w, s, &a.lo, &a.hi, &a.corr) };
     }
-    let _ = (vnni, &a.corr, &a.lo, &a.hi);
+    #[cfg(target_arch = "aarch64")]
+    if path == Path::Neon {
+        return neon::q4_row(w, s, &a.lo, &a.hi, &a.sums);
+    }
+    let _ = (path, &a.corr);
     scalar::q4_row(w, s, &a.lo, &a.hi, &a.sums)
 }
 

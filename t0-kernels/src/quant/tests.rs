@@ -103,15 +103,16 @@ fn quantization_error_is_small_against_f32() {
 #[test]
 fn q4_layout_is_documented_nibble_order() {
     // Weights 0..32 of one block: k < 16 in low nibbles, k ≥ 16 in high nibbles.
-    let w: Vec<f32> = (0..32).map(|k| (k as f32 - 16.0) / 16.0 * 7.0).collect();
+    // Integers −8..=7 twice: the best scale is exactly 1 (m = −8 → d = −8 / −8).
+    let w: Vec<f32> = (0..32).map(|k| (k % 16) as f32 - 8.0).collect();
     let (q, s) = Q4Linear::quantize_parts(&w, 1, 32).unwrap();
     assert_eq!(q.len(), 16);
     assert_eq!(f16_to_f32(s[0]), 1.0);
     for j in 0..16 {
         let lo = (q[j] & 15) as f32 - 8.0;
         let hi = (q[j] >> 4) as f32 - 8.0;
-        assert_eq!(lo, libm::roundf(w[j]).clamp(-8.0, 7.0));
-        assert_eq!(hi, libm::roundf(w[j + 16]).clamp(-8.0, 7.0));
+        assert_eq!(lo, w[j]);
+        assert_eq!(hi, w[j + 16]);
     }
 }
 
@@ -127,6 +128,8 @@ fn bad_parts_are_typed_errors() {
     assert!(matches!(e.unwrap_err(), QuantError::Length { what: "scales", .. }));
     let e = Int8Linear::from_parts(2, 3, WeightBytes::Owned(vec![0; 6]), vec![1.0, f32::NAN]);
     assert_eq!(e.unwrap_err(), QuantError::BadScale { index: 1 });
+    let e = Q4Linear::from_parts(1, 32, 32, WeightBytes::Owned(vec![0; 16]), vec![0x7C00]);
+    assert_eq!(e.unwrap_err(), QuantError::BadScale { index: 0 });
     let e = Int8Linear::from_parts(1, MAX_IN + 1, WeightBytes::Owned(vec![]), vec![1.0]);
     assert_eq!(e.unwrap_err(), QuantError::TooLarge);
 }
