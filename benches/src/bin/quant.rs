@@ -149,16 +149,18 @@ fn main() {
             let reps: usize = get(3).parse().unwrap_or(3);
             let t = Instant::now();
             if is_quantized(dir) {
-                let m = QuantCheckpoint::load_model(dir, FastCpuBackend::new()).unwrap();
+                let f32act = std::env::var_os("QUANT_F32ACT").is_some();
+                let ck = QuantCheckpoint::open(dir).unwrap();
+                let be = ck.backend(FastCpuBackend::new()).with_f32_activations(f32act);
+                let m = T5Model::load(be, &*ck, ck.config()).unwrap();
                 let load = t.elapsed().as_secs_f64();
                 let cfg = m.config().clone();
-                let ck = QuantCheckpoint::open(dir).unwrap();
                 let pw = match ck.scheme() {
                     QuantScheme::Int8 => 1.0,
                     _ => 0.5 + 2.0 / 32.0,
                 };
                 // lm_head island in the source dtype (bf16 here).
-                let label = format!("{} (lm_head bf16), file {:.2} GB", ck.scheme().as_str(), ck.file_bytes() as f64 / 1e9);
+                let label = format!("{}{} (lm_head bf16), file {:.2} GB", ck.scheme().as_str(), if f32act { " f32-act" } else { "" }, ck.file_bytes() as f64 / 1e9);
                 drop(ck);
                 bench(&m, &label, decode_bytes(&cfg, pw, 2.0), reps, load);
             } else {
@@ -183,9 +185,19 @@ fn main() {
             let n: usize = get(2).parse().unwrap_or(200);
             let spec = ExampleSpec { examples: n, input_len: 32, choices: 4, choice_len: 4, seed: 1 };
             let ex = accuracy::random_examples(&spec, raw.config().vocab_size);
+            let only_f32act = get(4) == "f32act";
             let f32m = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::F32)), &ck, raw.config()).unwrap();
             let want = accuracy::run(&f32m, &ex).unwrap();
             drop(f32m);
+            if only_f32act {
+                for (name, islands) in [("none", Islands::none()), ("lm_head", Islands::default())] {
+                    let be = QuantCpuBackend::quantize_at_load(FastCpuBackend::new(), QuantScheme::Int8, islands).with_f32_activations(true);
+                    let m = T5Model::load(be, &ck, raw.config()).unwrap();
+                    let r = accuracy::compare(&want, &accuracy::run(&m, &ex).unwrap());
+                    println!("| int8, f32 activations | {name} | {:.4} | {:.4} | {:.1}% |", r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0);
+                }
+                return;
+            }
             let bf = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::Bf16)), &ck, raw.config()).unwrap();
             let r = accuracy::compare(&want, &accuracy::run(&bf, &ex).unwrap());
             println!("| bf16 (all linear) | — | {:.4} | {:.4} | {:.1}% |", r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0);

@@ -147,6 +147,7 @@ pub struct QuantCpuBackend {
     inner: FastCpuBackend,
     plan: Option<(QuantScheme, Islands)>,
     source: Option<Arc<dyn QuantResolver>>,
+    f32_act: bool,
 }
 
 impl core::fmt::Debug for QuantCpuBackend {
@@ -166,6 +167,7 @@ impl QuantCpuBackend {
             inner,
             plan: Some((scheme, islands)),
             source: None,
+            f32_act: false,
         }
     }
 
@@ -175,7 +177,14 @@ impl QuantCpuBackend {
             inner,
             plan: None,
             source: Some(source),
+            f32_act: false,
         }
+    }
+
+    /// int8 layers keep f32 activations (weights widened in registers, f32 FMA) instead
+    /// of quantizing activations per row for the integer (VNNI) dot products.
+    pub fn with_f32_activations(self, on: bool) -> Self {
+        QuantCpuBackend { f32_act: on, ..self }
     }
 
     /// The wrapped fast backend.
@@ -287,6 +296,9 @@ impl Backend for QuantCpuBackend {
         let mut y = vec![0f32; rows * out];
         let isa = self.inner.isa();
         match w {
+            QLinear::Int8(q) if self.f32_act => {
+                t0_kernels::quant::int8_linear_f32act_with(isa, x.data(), rows, q, &mut y)
+            }
             QLinear::Int8(q) => t0_kernels::quant::int8_linear_with(isa, x.data(), rows, q, &mut y),
             QLinear::Q4(q) => t0_kernels::quant::q4_linear_with(isa, x.data(), rows, q, &mut y),
             QLinear::Dense(_) => {}

@@ -92,3 +92,33 @@ pub(super) unsafe fn q4_row(w: &[u8], s: &[u16], lo: &[i8], hi: &[i8], corr: &[i
     }
     _mm512_reduce_add_ps(_mm512_add_ps(f0, f1))
 }
+
+/// `Σ x[k] · (w[k] as i8)` in f32 (weight-only dequantization in registers, f32 FMA).
+///
+/// # Safety
+/// The CPU must support AVX-512F; `x.len() == w.len()`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn dot_f32_i8(x: &[f32], w: &[u8]) -> f32 {
+    let n = x.len().min(w.len());
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let mut k = 0;
+    // SAFETY: each step reads 16 bytes of `w` and 16 f32 of `x` at `k + 16j < n`.
+    unsafe {
+        while k + 64 <= n {
+            for (j, a) in acc.iter_mut().enumerate() {
+                let wb = _mm_loadu_si128(w.as_ptr().add(k + 16 * j) as *const __m128i);
+                let wf = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(wb));
+                *a = _mm512_fmadd_ps(_mm512_loadu_ps(x.as_ptr().add(k + 16 * j)), wf, *a);
+            }
+            k += 64;
+        }
+    }
+    let mut s = _mm512_reduce_add_ps(_mm512_add_ps(
+        _mm512_add_ps(acc[0], acc[1]),
+        _mm512_add_ps(acc[2], acc[3]),
+    ));
+    for i in k..n {
+        s += x[i] * (w[i] as i8) as f32;
+    }
+    s
+}

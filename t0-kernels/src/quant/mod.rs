@@ -572,6 +572,42 @@ pub fn int8_linear_with(isa: Isa, x: &[f32], rows: usize, w: &Int8Linear, y: &mu
     scatter(&yt, rows, out, y);
 }
 
+/// `y[rows, out] = x[rows, in] · Wᵀ` for int8 weights **without** quantizing the
+/// activations: weights are widened to f32 in registers and multiplied with f32 FMA
+/// (weight-only quantization error; AVX-512F, portable loop elsewhere). Slower in compute
+/// than VNNI, same bytes streamed.
+///
+/// # Panics
+/// When `x.len() != rows · in` or `y.len() != rows · out`.
+pub fn int8_linear_f32act_with(isa: Isa, x: &[f32], rows: usize, w: &Int8Linear, y: &mut [f32]) {
+    let (out, inp) = (w.out, w.inp);
+    assert_eq!(x.len(), rows * inp, "int8_linear: x length");
+    assert_eq!(y.len(), rows * out, "int8_linear: y length");
+    let simd = isa == Isa::Avx512 && isa.is_available();
+    let data = w.data();
+    let mut yt = vec![0f32; rows * out];
+    for_out_chunks(out, rows, rows * out * inp, &mut yt, &|o0, o1, ch| {
+        for o in o0..o1 {
+            let wr = &data[o * inp..(o + 1) * inp];
+            for r in 0..rows {
+                let xr = &x[r * inp..(r + 1) * inp];
+                ch[(o - o0) * rows + r] = w.scales[o] * dot_f32_i8(simd, xr, wr);
+            }
+        }
+    });
+    scatter(&yt, rows, out, y);
+}
+
+fn dot_f32_i8(simd: bool, x: &[f32], w: &[u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` only when AVX-512F is available; both slices are one row of `in`.
+        return unsafe { avx512::dot_f32_i8(x, w) };
+    }
+    let _ = simd;
+    x.iter().zip(w).map(|(a, &b)| a * (b as i8) as f32).sum()
+}
+
 fn dot_u8_i8(path: Path, x: &[u8], w: &[u8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
     if path == Path::Vnni {

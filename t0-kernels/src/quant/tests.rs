@@ -70,6 +70,21 @@ proptest! {
     }
 
     #[test]
+    fn int8_f32_activations_match_dequantized_f32(
+        out in 1usize..40, inp in 1usize..300, rows in 1usize..4, seed in 0u64..1000
+    ) {
+        let w = lcg(seed, out * inp);
+        let x = lcg(seed + 5, rows * inp);
+        let q = Int8Linear::quantize(&w, out, inp).unwrap();
+        let want = f32_ref(&x, rows, inp, &q.to_f32_rows(), out);
+        for isa in Isa::ALL {
+            let mut y = vec![0f32; rows * out];
+            int8_linear_f32act_with(isa, &x, rows, &q, &mut y);
+            close(&y, &want, 1e-5)?;
+        }
+    }
+
+    #[test]
     fn q4_matches_reference_on_every_path(
         out in 1usize..70, inp in 1usize..400, rows in 1usize..5, seed in 0u64..1000
     ) {
