@@ -50,7 +50,10 @@ pub fn run(a: GenerateArgs) -> Result<(), String> {
     }
 }
 
-fn run_on<B: t0_core::backend::Backend>(mut model: t0_core::model::T5Model<B>, a: GenerateArgs) -> Result<(), String> {
+fn run_on<B: t0_core::backend::Backend>(
+    mut model: t0_core::model::T5Model<B>,
+    a: GenerateArgs,
+) -> Result<(), String> {
     let opts = GenerateOptions {
         max_new_tokens: a.max_new_tokens,
         min_new_tokens: a.min_new_tokens,

@@ -47,7 +47,10 @@ pub fn run(a: ScoreArgs) -> Result<(), String> {
     }
 }
 
-fn run_on<B: t0_core::backend::Backend>(model: t0_core::model::T5Model<B>, a: ScoreArgs) -> Result<(), String> {
+fn run_on<B: t0_core::backend::Backend>(
+    model: t0_core::model::T5Model<B>,
+    a: ScoreArgs,
+) -> Result<(), String> {
     let mut opts = ScoreOptions::t_zero();
     if a.mean {
         opts.reduction = Reduction::Mean;

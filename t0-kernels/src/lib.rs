@@ -34,10 +34,10 @@ pub mod linear;
 mod neon;
 pub mod ops;
 pub mod pack;
-pub mod quant;
 mod par;
 #[cfg(feature = "std")]
 pub mod probe;
+pub mod quant;
 pub mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]

@@ -104,19 +104,33 @@ impl<'a> HfQ<'a> {
             for n in inner.tensor_names() {
                 if n.ends_with(".q.weight") {
                     let v = inner.tensor(n).unwrap();
-                    let b: Vec<u8> = v.to_f32_vec().unwrap().iter().flat_map(|x| (x * q_scale).to_le_bytes()).collect();
+                    let b: Vec<u8> = v
+                        .to_f32_vec()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|x| (x * q_scale).to_le_bytes())
+                        .collect();
                     scaled.insert(n.to_string(), (v.shape.to_vec(), b));
                 }
             }
         }
-        HfQ { inner, q_scale, scaled }
+        HfQ {
+            inner,
+            q_scale,
+            scaled,
+        }
     }
 }
 
 impl t0_core::tensor::TensorSource for HfQ<'_> {
     fn tensor(&self, name: &str) -> Option<t0_core::tensor::TensorView<'_>> {
         match self.scaled.get_key_value(name) {
-            Some((k, (shape, data))) => Some(t0_core::tensor::TensorView { name: k, dtype: DType::F32, shape, data }),
+            Some((k, (shape, data))) => Some(t0_core::tensor::TensorView {
+                name: k,
+                dtype: DType::F32,
+                shape,
+                data,
+            }),
             None => self.inner.tensor(name),
         }
     }
@@ -127,8 +141,16 @@ impl t0_core::tensor::TensorSource for HfQ<'_> {
 
 /// Decoder bytes per token of a loaded model (weights read by one decode step).
 fn decode_bytes(cfg: &T5Config, per_weight: f64, lm_head_bytes: f64) -> f64 {
-    let (d, inner, ff) = (cfg.d_model as f64, (cfg.num_heads * cfg.d_kv) as f64, cfg.d_ff as f64);
-    let nff = if cfg.feed_forward_proj.is_gated() { 3.0 } else { 2.0 };
+    let (d, inner, ff) = (
+        cfg.d_model as f64,
+        (cfg.num_heads * cfg.d_kv) as f64,
+        cfg.d_ff as f64,
+    );
+    let nff = if cfg.feed_forward_proj.is_gated() {
+        3.0
+    } else {
+        2.0
+    };
     cfg.num_decoder_layers as f64 * (6.0 * d * inner + nff * d * ff) * per_weight
         + cfg.vocab_size as f64 * d * lm_head_bytes
 }
@@ -138,8 +160,16 @@ fn main() {
     let get = |i: usize| a.get(i).map(String::as_str).unwrap_or("");
     match get(0) {
         "write" => {
-            let cfg = if get(2) == "3b" { T5Config::t0_3b() } else { T5Config::t0_base() };
-            let dt = if get(3) == "f32" { DType::F32 } else { DType::BF16 };
+            let cfg = if get(2) == "3b" {
+                T5Config::t0_3b()
+            } else {
+                T5Config::t0_base()
+            };
+            let dt = if get(3) == "f32" {
+                DType::F32
+            } else {
+                DType::BF16
+            };
             let t = Instant::now();
             t0_core::random::write_random_checkpoint(Path::new(get(1)), &cfg, 0, dt).unwrap();
             eprintln!("written in {:.1} s", t.elapsed().as_secs_f64());
@@ -151,7 +181,9 @@ fn main() {
             if is_quantized(dir) {
                 let f32act = std::env::var_os("QUANT_F32ACT").is_some();
                 let ck = QuantCheckpoint::open(dir).unwrap();
-                let be = ck.backend(FastCpuBackend::new()).with_f32_activations(f32act);
+                let be = ck
+                    .backend(FastCpuBackend::new())
+                    .with_f32_activations(f32act);
                 let m = T5Model::load(be, &*ck, ck.config()).unwrap();
                 let load = t.elapsed().as_secs_f64();
                 let cfg = m.config().clone();
@@ -160,7 +192,12 @@ fn main() {
                     _ => 0.5 + 2.0 / 32.0,
                 };
                 // lm_head island in the source dtype (bf16 here).
-                let label = format!("{}{} (lm_head bf16), file {:.2} GB", ck.scheme().as_str(), if f32act { " f32-act" } else { "" }, ck.file_bytes() as f64 / 1e9);
+                let label = format!(
+                    "{}{} (lm_head bf16), file {:.2} GB",
+                    ck.scheme().as_str(),
+                    if f32act { " f32-act" } else { "" },
+                    ck.file_bytes() as f64 / 1e9
+                );
                 drop(ck);
                 bench(&m, &label, decode_bytes(&cfg, pw, 2.0), reps, load);
             } else {
@@ -169,7 +206,12 @@ fn main() {
                     "f32" => (WeightType::F32, 4.0),
                     _ => (WeightType::Bf16, 2.0),
                 };
-                let m = T5Model::load(FastCpuBackend::new().with_weight_type(Some(wt)), &ck, ck.config()).unwrap();
+                let m = T5Model::load(
+                    FastCpuBackend::new().with_weight_type(Some(wt)),
+                    &ck,
+                    ck.config(),
+                )
+                .unwrap();
                 let load = t.elapsed().as_secs_f64();
                 let cfg = m.config().clone();
                 drop(ck);
@@ -180,46 +222,108 @@ fn main() {
             let raw = Checkpoint::open(Path::new(get(1))).unwrap();
             // `hf-q`: attention q scaled by d_kv^-1/2, HF's T5 initialisation (see HfQ).
             let hf = get(3) == "hf-q";
-            let ck = HfQ::new(&raw, if hf { 1.0 / (raw.config().d_kv as f32).sqrt() } else { 1.0 });
-            println!("model {} ({}), q scale {}", get(1), if hf { "HF-init q" } else { "generator init" }, ck.q_scale);
+            let ck = HfQ::new(
+                &raw,
+                if hf {
+                    1.0 / (raw.config().d_kv as f32).sqrt()
+                } else {
+                    1.0
+                },
+            );
+            println!(
+                "model {} ({}), q scale {}",
+                get(1),
+                if hf { "HF-init q" } else { "generator init" },
+                ck.q_scale
+            );
             let n: usize = get(2).parse().unwrap_or(200);
-            let spec = ExampleSpec { examples: n, input_len: 32, choices: 4, choice_len: 4, seed: 1 };
+            let spec = ExampleSpec {
+                examples: n,
+                input_len: 32,
+                choices: 4,
+                choice_len: 4,
+                seed: 1,
+            };
             let ex = accuracy::random_examples(&spec, raw.config().vocab_size);
             let only_f32act = get(4) == "f32act";
-            let f32m = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::F32)), &ck, raw.config()).unwrap();
+            let f32m = T5Model::load(
+                FastCpuBackend::new().with_weight_type(Some(WeightType::F32)),
+                &ck,
+                raw.config(),
+            )
+            .unwrap();
             let want = accuracy::run(&f32m, &ex).unwrap();
             drop(f32m);
             if only_f32act {
-                for (name, islands) in [("none", Islands::none()), ("lm_head", Islands::default())] {
-                    let be = QuantCpuBackend::quantize_at_load(FastCpuBackend::new(), QuantScheme::Int8, islands).with_f32_activations(true);
+                for (name, islands) in [("none", Islands::none()), ("lm_head", Islands::default())]
+                {
+                    let be = QuantCpuBackend::quantize_at_load(
+                        FastCpuBackend::new(),
+                        QuantScheme::Int8,
+                        islands,
+                    )
+                    .with_f32_activations(true);
                     let m = T5Model::load(be, &ck, raw.config()).unwrap();
                     let r = accuracy::compare(&want, &accuracy::run(&m, &ex).unwrap());
-                    println!("| int8, f32 activations | {name} | {:.4} | {:.4} | {:.1}% |", r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0);
+                    println!(
+                        "| int8, f32 activations | {name} | {:.4} | {:.4} | {:.1}% |",
+                        r.logits_rel_err,
+                        r.logits_rel_err_max,
+                        r.choice_agreement * 100.0
+                    );
                 }
                 return;
             }
-            let bf = T5Model::load(FastCpuBackend::new().with_weight_type(Some(WeightType::Bf16)), &ck, raw.config()).unwrap();
+            let bf = T5Model::load(
+                FastCpuBackend::new().with_weight_type(Some(WeightType::Bf16)),
+                &ck,
+                raw.config(),
+            )
+            .unwrap();
             let r = accuracy::compare(&want, &accuracy::run(&bf, &ex).unwrap());
-            println!("| bf16 (all linear) | — | {:.4} | {:.4} | {:.1}% |", r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0);
+            println!(
+                "| bf16 (all linear) | — | {:.4} | {:.4} | {:.1}% |",
+                r.logits_rel_err,
+                r.logits_rel_err_max,
+                r.choice_agreement * 100.0
+            );
             drop(bf);
             let isl = [
                 ("none", Islands::none()),
                 ("lm_head", Islands::default()),
-                ("lm_head + wo", Islands { ffn_wo: true, ..Islands::default() }),
+                (
+                    "lm_head + wo",
+                    Islands {
+                        ffn_wo: true,
+                        ..Islands::default()
+                    },
+                ),
             ];
             for scheme in [QuantScheme::Int8, QuantScheme::Q4] {
                 for (name, islands) in &isl {
-                    let be = QuantCpuBackend::quantize_at_load(FastCpuBackend::new(), scheme, islands.clone());
+                    let be = QuantCpuBackend::quantize_at_load(
+                        FastCpuBackend::new(),
+                        scheme,
+                        islands.clone(),
+                    );
                     let m = T5Model::load(be, &ck, raw.config()).unwrap();
                     let r = accuracy::compare(&want, &accuracy::run(&m, &ex).unwrap());
                     println!(
                         "| {} | {name} | {:.4} | {:.4} | {:.1}% |",
-                        scheme.as_str(), r.logits_rel_err, r.logits_rel_err_max, r.choice_agreement * 100.0
+                        scheme.as_str(),
+                        r.logits_rel_err,
+                        r.logits_rel_err_max,
+                        r.choice_agreement * 100.0
                     );
                 }
             }
-            println!("({} examples, {} input tokens, {} choices x {} tokens)", n, spec.input_len, spec.choices, spec.choice_len);
+            println!(
+                "({} examples, {} input tokens, {} choices x {} tokens)",
+                n, spec.input_len, spec.choices, spec.choice_len
+            );
         }
-        _ => eprintln!("usage: quant write DIR base|3b f32|bf16 | run DIR f32|bf16|int8|q4 [REPS] | accuracy DIR [N]"),
+        _ => eprintln!(
+            "usage: quant write DIR base|3b f32|bf16 | run DIR f32|bf16|int8|q4 [REPS] | accuracy DIR [N]"
+        ),
     }
 }

@@ -36,7 +36,9 @@ pub fn random_examples(spec: &ExampleSpec, vocab: usize) -> Vec<Example> {
     };
     let mut s = spec.seed ^ 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (lo + (s >> 33) % (hi - lo)) as u32
     };
     (0..spec.examples)
@@ -44,7 +46,9 @@ pub fn random_examples(spec: &ExampleSpec, vocab: usize) -> Vec<Example> {
             let input = (0..spec.input_len).map(|_| next()).collect();
             let choices = (0..spec.choices)
                 .map(|_| {
-                    let mut c: Vec<u32> = (0..spec.choice_len.saturating_sub(1)).map(|_| next()).collect();
+                    let mut c: Vec<u32> = (0..spec.choice_len.saturating_sub(1))
+                        .map(|_| next())
+                        .collect();
                     c.push(1);
                     c
                 })

@@ -234,22 +234,23 @@ pub fn write_quantized<S: TensorSource + ?Sized>(
         .iter()
         .map(|(n, d, s, _)| (n.as_str(), *d, s.as_slice()))
         .collect();
-    let (header, data_len) = header_bytes(&entries, Some(&meta)).map_err(|e| {
-        QuantFileError::Metadata {
+    let (header, data_len) =
+        header_bytes(&entries, Some(&meta)).map_err(|e| QuantFileError::Metadata {
             key: "header".into(),
             reason: format!("{e}"),
-        }
-    })?;
+        })?;
     let path = out_dir.join(FILE);
     let mut f = BufWriter::with_capacity(1 << 20, File::create(&path).map_err(io(&path))?);
     f.write_all(&header).map_err(io(&path))?;
     let mut i = 0;
     while i < plan.len() {
         let (name, _, _, q) = &plan[i];
-        let v = src.tensor(q.unwrap_or(name)).ok_or_else(|| QuantFileError::Metadata {
-            key: name.clone(),
-            reason: "listed but unreadable".into(),
-        })?;
+        let v = src
+            .tensor(q.unwrap_or(name))
+            .ok_or_else(|| QuantFileError::Metadata {
+                key: name.clone(),
+                reason: "listed but unreadable".into(),
+            })?;
         if q.is_none() {
             f.write_all(v.data).map_err(io(&path))?;
             i += 1;
@@ -364,19 +365,28 @@ impl QuantCheckpoint {
         path: &Path,
     ) -> Result<QuantCheckpoint, QuantFileError> {
         let meta = &file.header().metadata;
-        let ver = meta.get(K_FORMAT).ok_or_else(|| QuantFileError::NotQuantized {
-            path: path.to_path_buf(),
-        })?;
+        let ver = meta
+            .get(K_FORMAT)
+            .ok_or_else(|| QuantFileError::NotQuantized {
+                path: path.to_path_buf(),
+            })?;
         if ver != FORMAT_VERSION {
             return Err(QuantFileError::Version { found: ver.clone() });
         }
-        let scheme_s = meta.get(K_SCHEME).ok_or_else(|| meta_err(K_SCHEME, "missing"))?;
+        let scheme_s = meta
+            .get(K_SCHEME)
+            .ok_or_else(|| meta_err(K_SCHEME, "missing"))?;
         let scheme = QuantScheme::parse(scheme_s)
             .ok_or_else(|| meta_err(K_SCHEME, format!("unknown scheme `{scheme_s}`")))?;
-        let block_s = meta.get(K_BLOCK).ok_or_else(|| meta_err(K_BLOCK, "missing"))?;
+        let block_s = meta
+            .get(K_BLOCK)
+            .ok_or_else(|| meta_err(K_BLOCK, "missing"))?;
         match scheme {
             QuantScheme::Int8 if block_s != "channel" => {
-                return Err(meta_err(K_BLOCK, format!("int8 is per channel, got `{block_s}`")));
+                return Err(meta_err(
+                    K_BLOCK,
+                    format!("int8 is per channel, got `{block_s}`"),
+                ));
             }
             QuantScheme::Q4 => {
                 let b: usize = block_s
@@ -393,7 +403,9 @@ impl QuantCheckpoint {
         }
         let mut entries = BTreeMap::new();
         for (k, v) in meta {
-            let Some(name) = k.strip_prefix(K_TENSOR) else { continue };
+            let Some(name) = k.strip_prefix(K_TENSOR) else {
+                continue;
+            };
             let parts: Vec<&str> = v.split(' ').collect();
             let num = |s: &str| {
                 s.parse::<usize>()
@@ -416,7 +428,11 @@ impl QuantCheckpoint {
             if sch != scheme {
                 return Err(meta_err(
                     k,
-                    format!("scheme `{}` contradicts the file's `{}`", sch.as_str(), scheme.as_str()),
+                    format!(
+                        "scheme `{}` contradicts the file's `{}`",
+                        sch.as_str(),
+                        scheme.as_str()
+                    ),
                 ));
             }
             let nb = Q4Linear::blocks_for(inp);

@@ -184,7 +184,10 @@ impl QuantCpuBackend {
     /// int8 layers keep f32 activations (weights widened in registers, f32 FMA) instead
     /// of quantizing activations per row for the integer (VNNI) dot products.
     pub fn with_f32_activations(self, on: bool) -> Self {
-        QuantCpuBackend { f32_act: on, ..self }
+        QuantCpuBackend {
+            f32_act: on,
+            ..self
+        }
     }
 
     /// The wrapped fast backend.
@@ -203,10 +206,12 @@ fn bad(name: &str, e: impl core::fmt::Display) -> BackendError {
 /// Quantizes a float `[out, in]` view with `scheme`.
 pub fn quantize_view(w: &TensorView<'_>, scheme: QuantScheme) -> Result<QLinear, BackendError> {
     let dims = check_float_weight(w, 2)?;
-    let f = w.to_f32_vec().ok_or_else(|| BackendError::UnsupportedDtype {
-        tensor: w.name.into(),
-        dtype: w.dtype,
-    })?;
+    let f = w
+        .to_f32_vec()
+        .ok_or_else(|| BackendError::UnsupportedDtype {
+            tensor: w.name.into(),
+            dtype: w.dtype,
+        })?;
     Ok(match scheme {
         QuantScheme::Int8 => {
             QLinear::Int8(Int8Linear::quantize(&f, dims[0], dims[1]).map_err(|e| bad(w.name, e))?)

@@ -168,7 +168,9 @@ pub fn f16_to_f32(h: u16) -> f32 {
 /// `m / −8` (`m` the block's value of largest magnitude: its sign picks which end gets the
 /// extra level) and `max|w| / 7`.
 fn best_q4_scale(blk: &[f32]) -> u16 {
-    let m = blk.iter().fold(0f32, |a, &v| if v.abs() > a.abs() { v } else { a });
+    let m = blk
+        .iter()
+        .fold(0f32, |a, &v| if v.abs() > a.abs() { v } else { a });
     if m == 0.0 || !m.is_finite() {
         return f32_to_f16(if m.is_finite() { 0.0 } else { f32::NAN });
     }
@@ -505,7 +507,13 @@ fn path_for(isa: Isa) -> Path {
 
 /// Calls `f(o_start, o_end, yt_chunk)` over output-row chunks, in parallel under `std`;
 /// `yt` is `[out, rows]` (transposed output).
-fn for_out_chunks(out: usize, rows: usize, work: usize, yt: &mut [f32], f: &(dyn Fn(usize, usize, &mut [f32]) + Sync)) {
+fn for_out_chunks(
+    out: usize,
+    rows: usize,
+    work: usize,
+    yt: &mut [f32],
+    f: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+) {
     const CHUNK: usize = 16;
     #[cfg(feature = "std")]
     {

@@ -4,9 +4,9 @@ use super::{Q4_BLOCK_BYTES, f16_to_f32};
 
 /// `Σ x[k] · w[k]` with `x` unsigned and `w` the bytes of `i8` weights (wrapping i32).
 pub fn dot_u8_i8(x: &[u8], w: &[u8]) -> i32 {
-    x.iter()
-        .zip(w)
-        .fold(0i32, |a, (&x, &w)| a.wrapping_add(x as i32 * (w as i8) as i32))
+    x.iter().zip(w).fold(0i32, |a, (&x, &w)| {
+        a.wrapping_add(x as i32 * (w as i8) as i32)
+    })
 }
 
 /// One q4 row: `Σ_b d_b · Σ_i x_i · (q_i − 8)`, with the activations split as the

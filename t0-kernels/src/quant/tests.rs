@@ -2,10 +2,14 @@ use super::*;
 use proptest::prelude::*;
 
 fn lcg(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -38,7 +42,10 @@ fn f32_ref(x: &[f32], rows: usize, inp: usize, w: &[f32], out: usize) -> Vec<f32
 fn close(a: &[f32], b: &[f32], tol: f32) -> Result<(), TestCaseError> {
     let scale = b.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        prop_assert!((x - y).abs() <= tol * scale, "{i}: {x} vs {y} (scale {scale})");
+        prop_assert!(
+            (x - y).abs() <= tol * scale,
+            "{i}: {x} vs {y} (scale {scale})"
+        );
     }
     Ok(())
 }
@@ -107,7 +114,12 @@ fn quantization_error_is_small_against_f32() {
     let x = lcg(2, rows * inp);
     let exact = f32_ref(&x, rows, inp, &w, out);
     let mut y = vec![0f32; rows * out];
-    int8_linear(&x, rows, &Int8Linear::quantize(&w, out, inp).unwrap(), &mut y);
+    int8_linear(
+        &x,
+        rows,
+        &Int8Linear::quantize(&w, out, inp).unwrap(),
+        &mut y,
+    );
     let e8 = rel_err(&y, &exact);
     q4_linear(&x, rows, &Q4Linear::quantize(&w, out, inp).unwrap(), &mut y);
     let e4 = rel_err(&y, &exact);
@@ -136,11 +148,23 @@ fn bad_parts_are_typed_errors() {
     let e = Q4Linear::from_parts(2, 64, 64, WeightBytes::Owned(vec![0; 64]), vec![0; 4]);
     assert_eq!(e.unwrap_err(), QuantError::BlockSize { got: 64 });
     let e = Q4Linear::from_parts(2, 64, 32, WeightBytes::Owned(vec![0; 64]), vec![0; 3]);
-    assert!(matches!(e.unwrap_err(), QuantError::Length { what: "scales", .. }));
+    assert!(matches!(
+        e.unwrap_err(),
+        QuantError::Length { what: "scales", .. }
+    ));
     let e = Q4Linear::from_parts(2, 64, 32, WeightBytes::Owned(vec![0; 63]), vec![0; 4]);
-    assert!(matches!(e.unwrap_err(), QuantError::Length { what: "weights", .. }));
+    assert!(matches!(
+        e.unwrap_err(),
+        QuantError::Length {
+            what: "weights",
+            ..
+        }
+    ));
     let e = Int8Linear::from_parts(2, 3, WeightBytes::Owned(vec![0; 6]), vec![1.0]);
-    assert!(matches!(e.unwrap_err(), QuantError::Length { what: "scales", .. }));
+    assert!(matches!(
+        e.unwrap_err(),
+        QuantError::Length { what: "scales", .. }
+    ));
     let e = Int8Linear::from_parts(2, 3, WeightBytes::Owned(vec![0; 6]), vec![1.0, f32::NAN]);
     assert_eq!(e.unwrap_err(), QuantError::BadScale { index: 1 });
     let e = Q4Linear::from_parts(1, 32, 32, WeightBytes::Owned(vec![0; 16]), vec![0x7C00]);
