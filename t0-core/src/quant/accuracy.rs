@@ -114,9 +114,16 @@ pub fn compare(reference: &Results, cand: &Results) -> Agreement {
     let mut max = 0f64;
     for i in 0..n {
         let (a, b) = (&reference.logits[i], &cand.logits[i]);
-        let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-        let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
-        let e = (num / den.max(1e-300)).sqrt();
+        let num: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let d = (x - y) as f64;
+                d * d
+            })
+            .sum();
+        let den: f64 = a.iter().map(|x| (*x as f64) * (*x as f64)).sum();
+        let e = libm::sqrt(num / den.max(1e-300));
         sum += e;
         max = max.max(e);
     }

@@ -514,9 +514,9 @@ fn for_out_chunks(
     yt: &mut [f32],
     f: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
 ) {
-    const CHUNK: usize = 16;
     #[cfg(feature = "std")]
     {
+        const CHUNK: usize = 16;
         if rayon::current_num_threads() > 1 && work >= 1 << 16 && out > CHUNK {
             use rayon::prelude::*;
             yt.par_chunks_mut(CHUNK * rows)
@@ -525,7 +525,7 @@ fn for_out_chunks(
             return;
         }
     }
-    let _ = work;
+    let _ = (work, rows);
     f(0, out, yt);
 }
 
