@@ -29,7 +29,8 @@ pub struct CudaDevice {
     /// Freed pooled allocations by size, reused without a driver call (all work is on one
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
-    wgmma_verified: std::sync::OnceLock<(bool, bool)>,
+    wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
+    persistent_faster: std::sync::OnceLock<bool>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -211,6 +212,7 @@ impl CudaDevice {
             funcs: Mutex::new(HashMap::new()),
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
+            persistent_faster: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -301,10 +303,11 @@ impl CudaDevice {
         self.cc == (9, 0) && !std::env::var("T0_CUDA_WGMMA").is_ok_and(|v| v == "0")
     }
 
-    /// Outcome of the wgmma self-check, (basic kernel, pipelined kernel), run on first call
+    /// Outcome of the wgmma self-check, (basic kernel, pipelined kernel, warp-specialised TMA
+    /// kernel, persistent TMA kernel), run on first call
     /// (not inside a graph capture: [`CudaDevice::warm_up`] runs it); `None` where wgmma
     /// is not available (not a Hopper device, or disabled by `T0_CUDA_WGMMA=0`).
-    pub fn wgmma_checked(&self) -> Option<(bool, bool)> {
+    pub fn wgmma_checked(&self) -> Option<(bool, bool, bool, bool)> {
         if !self.has_wgmma() {
             return None;
         }
@@ -314,17 +317,27 @@ impl CudaDevice {
         let me = self.me.get().and_then(|w| w.upgrade())?;
         let ok = crate::ops::wgmma_self_check(&me).unwrap_or_else(|e| {
             eprintln!("t0-cuda: wgmma self-check error: {e}");
-            (false, false)
+            (false, false, false, false)
         });
         self.set_wgmma_checked(ok);
         Some(ok)
     }
 
-    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool)) {
+    /// Whether the persistent TMA GEMM was timed faster than the plain TMA GEMM at the
+    /// self-check (on one 8192x4096x4096 product); automatic choice takes the faster.
+    pub fn persistent_faster(&self) -> Option<bool> {
+        self.persistent_faster.get().copied()
+    }
+
+    pub(crate) fn set_persistent_faster(&self, faster: bool) {
+        let _ = self.persistent_faster.set(faster);
+    }
+
+    pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {
         let _ = self.wgmma_verified.set(ok);
-        if !ok.0 || !ok.1 {
+        if !ok.0 || !ok.1 || !ok.2 || !ok.3 {
             eprintln!(
-                "t0-cuda: wgmma GEMM self-check (basic, pipelined) = {ok:?}; failing kernels are not used"
+                "t0-cuda: wgmma GEMM self-check (basic, pipelined, tma, persistent tma) = {ok:?}; failing kernels are not used"
             );
         }
     }
@@ -383,6 +396,37 @@ impl CudaDevice {
         // the argument count and types match the kernel's signature (each caller in `ops`
         // mirrors the CUDA prototype, checked by the GPU tests), and every pointer argument is a
         // live device allocation sized by the caller's shape checks.
+        unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
+        Ok(())
+    }
+
+    /// Queues kernel `k` whose first two parameters are TMA tensor maps passed by value
+    /// (`__grid_constant__`), followed by `args` as in [`CudaDevice::launch`].
+    pub(crate) fn launch_tma(
+        &self,
+        k: Kernel,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        smem: u32,
+        maps: [&TensorMapArg; 2],
+        args: &[Arg],
+    ) -> Result<()> {
+        let f = self.function(k)?;
+        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut b = self.stream.launch_builder(&f);
+        b.arg(maps[0]);
+        b.arg(maps[1]);
+        for s in &slots {
+            b.arg(s);
+        }
+        let cfg = LaunchConfig {
+            grid_dim: grid,
+            block_dim: block,
+            shared_mem_bytes: smem,
+        };
+        // SAFETY: as in `launch`; the two maps are 128-byte, 64-byte-aligned values matching
+        // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
+        // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
         Ok(())
     }
@@ -592,6 +636,69 @@ impl CudaDevice {
             )
         }
         .map_err(drv("device copy"))
+    }
+}
+
+/// A TMA tensor map (`CUtensorMap`, 128 bytes) passed by value as a kernel parameter.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub(crate) struct TensorMapArg(pub(crate) [u64; 16]);
+
+// SAFETY: plain bytes with the layout and alignment of the kernel's `TmaDesc` parameter.
+unsafe impl cudarc::driver::DeviceRepr for TensorMapArg {}
+
+impl TensorMapArg {
+    /// Encodes a 2-D bf16 map over `rows` rows of `cols` elements, `ld` elements apart, at
+    /// device address `ptr`, with boxes of `box_rows` x 64 elements and 128-byte swizzle
+    /// (elements beyond `rows`/`cols` read as zeros).
+    pub(crate) fn bf16_2d(
+        ptr: u64,
+        rows: usize,
+        cols: usize,
+        ld: usize,
+        box_rows: u32,
+    ) -> Result<TensorMapArg> {
+        use cudarc::driver::sys::{
+            CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave,
+            CUtensorMapL2promotion, CUtensorMapSwizzle,
+        };
+        if ptr % 16 != 0 || (ld * 2) % 16 != 0 || rows == 0 || cols == 0 || ld < cols {
+            return Err(CudaError::Shape(format!(
+                "tensor map: pointer {ptr:#x}, rows {rows}, cols {cols}, ld {ld}"
+            )));
+        }
+        let dims = [cols as u64, rows as u64];
+        let strides = [(ld * 2) as u64];
+        let boxd = [64u32, box_rows];
+        let elem = [1u32, 1];
+        let mut map = std::mem::MaybeUninit::<cudarc::driver::sys::CUtensorMap>::zeroed();
+        // SAFETY: every pointer refers to a local array of the rank the call reads (2 dims,
+        // 1 stride, 2 box sizes, 2 element strides); `map` is writable storage of the right
+        // type. The driver only encodes the descriptor; it does not touch `ptr`'s memory.
+        let r = unsafe {
+            cudarc::driver::sys::cuTensorMapEncodeTiled(
+                map.as_mut_ptr(),
+                CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                2,
+                ptr as *mut std::ffi::c_void,
+                dims.as_ptr(),
+                strides.as_ptr(),
+                boxd.as_ptr(),
+                elem.as_ptr(),
+                CUtensorMapInterleave::CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CUtensorMapSwizzle::CU_TENSOR_MAP_SWIZZLE_128B,
+                CUtensorMapL2promotion::CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CUtensorMapFloatOOBfill::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+            )
+        };
+        if r != cudarc::driver::sys::CUresult::CUDA_SUCCESS {
+            return Err(CudaError::Shape(format!(
+                "cuTensorMapEncodeTiled failed ({r:?}) for rows {rows}, cols {cols}, ld {ld}"
+            )));
+        }
+        // SAFETY: the call succeeded, so the descriptor is initialised.
+        let map = unsafe { map.assume_init() };
+        Ok(TensorMapArg(map.opaque))
     }
 }
 

@@ -18,6 +18,14 @@ use t0_core::model::position::relative_position_bucket;
 use t0_core::tensor::{TensorSource, TensorView};
 
 use crate::backend::CudaBackend;
+
+static PROFILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns on (or off) per-stage timing of [`CudaT5::encode`]: each stage is followed by a
+/// synchronisation and the times per stage are printed to stderr (for benchmarks only).
+pub fn set_profile(on: bool) {
+    PROFILE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
 use crate::device::{CudaDevice, DevBuf, DevView};
 use crate::error::{CudaError, Result, drv};
 use crate::ops::{self, Attention, Epilogue, GemmKernel, Strides};
@@ -482,8 +490,21 @@ impl CudaT5 {
         )?;
         let eps = self.cfg.layer_norm_epsilon;
         let (fepi, fn_) = self.ffn_epi();
+        // Opt-in per-stage timing ([`set_profile`]): synchronizes after every stage.
+        let profile = PROFILE.load(std::sync::atomic::Ordering::Relaxed);
+        let mut prof = [0f64; 6];
+        let mut t = std::time::Instant::now();
+        let mut mark = |i: usize| -> Result<()> {
+            if profile {
+                dev.synchronize()?;
+                prof[i] += t.elapsed().as_secs_f64() * 1e3;
+                t = std::time::Instant::now();
+            }
+            Ok(())
+        };
         for ly in &self.enc {
             ops::rmsnorm(dev, x.view(), ly.ln1.view(), h.view(), (bl, d), eps, true)?;
+            mark(0)?;
             self.gemm(
                 h.view(),
                 &ly.qkv,
@@ -491,7 +512,9 @@ impl CudaT5 {
                 (bl, 3 * inner, d),
                 Epilogue::Bf16,
             )?;
+            mark(1)?;
             self.self_attention(&qkv, &att, batch, len, &lens_dev, &self.enc_bias, false)?;
+            mark(2)?;
             self.gemm(
                 att.view(),
                 &ly.o,
@@ -499,8 +522,11 @@ impl CudaT5 {
                 (bl, d, inner),
                 Epilogue::AddF32,
             )?;
+            mark(3)?;
             ops::rmsnorm(dev, x.view(), ly.ln2.view(), h.view(), (bl, d), eps, true)?;
+            mark(0)?;
             self.gemm(h.view(), &ly.wi, ff.view(), (bl, fn_, d), fepi)?;
+            mark(4)?;
             self.gemm(
                 ff.view(),
                 &ly.wo,
@@ -508,6 +534,13 @@ impl CudaT5 {
                 (bl, d, self.cfg.d_ff),
                 Epilogue::AddF32,
             )?;
+            mark(5)?;
+        }
+        if profile {
+            eprintln!(
+                "t0-cuda profile: encoder {batch}x{len}: norms {:.1} ms, qkv {:.1}, attention {:.1}, out-proj {:.1}, ffn-in {:.1}, ffn-out {:.1}",
+                prof[0], prof[1], prof[2], prof[3], prof[4], prof[5]
+            );
         }
         let hidden = dev.alloc_pooled(bl * d * 2)?;
         ops::rmsnorm(

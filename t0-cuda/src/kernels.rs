@@ -19,6 +19,10 @@ pub const GEMM_SM90_SRC: &str = include_str!("kernels/gemm_sm90.cu");
 /// 1 KiB for aligning the swizzled tiles.
 pub const WGMMA_SMEM: u32 = 4 * 384 * 128 + 1024;
 
+/// Dynamic shared memory of the warp-specialised TMA GEMM: the same 4 stages, 1 KiB for
+/// alignment and 64 bytes of mbarriers.
+pub const TMA_SMEM: u32 = 4 * 384 * 128 + 1024 + 64;
+
 /// A compilation unit: compiled by NVRTC on first use, once per device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Module {
@@ -111,11 +115,15 @@ pub enum Kernel {
     GemmWgmma,
     /// The same with one wgmma group kept in flight across k-steps.
     GemmWgmmaPipe,
+    /// Warp-specialised wgmma GEMM fed by TMA (sm_90a only).
+    GemmTma,
+    /// Persistent variant of [`Kernel::GemmTma`] (no split over K).
+    GemmTmaP,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 20] = [
+    pub const ALL: [Kernel; 22] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -136,6 +144,8 @@ impl Kernel {
         Kernel::ConvertRows,
         Kernel::GemmWgmma,
         Kernel::GemmWgmmaPipe,
+        Kernel::GemmTma,
+        Kernel::GemmTmaP,
     ];
 
     /// The module that holds it.
@@ -143,7 +153,9 @@ impl Kernel {
         match self {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
-            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Module::GemmSm90,
+            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
+                Module::GemmSm90
+            }
             _ => Module::Elementwise,
         }
     }
@@ -171,6 +183,8 @@ impl Kernel {
             Kernel::ConvertRows => "convert_rows_bf16",
             Kernel::GemmWgmma => "gemm_bf16_wgmma",
             Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
+            Kernel::GemmTma => "gemm_bf16_tma",
+            Kernel::GemmTmaP => "gemm_bf16_tma_p",
         }
     }
 
@@ -179,6 +193,7 @@ impl Kernel {
         match self {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
+            Kernel::GemmTma | Kernel::GemmTmaP => Some(TMA_SMEM as i32),
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }

@@ -66,6 +66,12 @@ pub enum GemmKernel {
     Wgmma,
     /// As `Wgmma`, keeping one group of tensor-core operations in flight.
     WgmmaPipe,
+    /// 128x256 wgmma tiles fed by TMA, one producer and two consumer warpgroups (compute
+    /// capability 9.0).
+    Tma,
+    /// As `Tma`, persistent (one block per multiprocessor walking the tiles); runs `Tma`
+    /// where the product is split over K or `T0_CUDA_GEMM_PERSISTENT=0`.
+    TmaPersistent,
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -139,15 +145,34 @@ pub fn gemm(
         // Thresholds from the H200 measurements (t0-cuda/NOTES.md): the narrow kernel wins
         // while 128x128 tiles would not fill half the chip; wgmma from 64 of its tiles on.
         GemmKernel::Auto if m <= 64 || m.div_ceil(128) * n.div_ceil(128) < 64 => GemmKernel::Small,
+        // The TMA kernels from 32 of their tiles on (H100 run 3: 128x12288x4096 173 TFLOP/s
+        // against 97 for the 128x128 kernel).
+        GemmKernel::Auto
+            if m >= 128
+                && m.div_ceil(128) * n.div_ceil(256) >= 32
+                && matches!(dev.wgmma_checked(), Some((_, _, true, _) | (_, _, _, true))) =>
+        {
+            match dev.wgmma_checked() {
+                Some((_, _, true, true)) if dev.persistent_faster() == Some(false) => {
+                    GemmKernel::Tma
+                }
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                _ => GemmKernel::Tma,
+            }
+        }
         GemmKernel::Auto if m >= 128 && m.div_ceil(128) * n.div_ceil(256) >= 64 => {
             match dev.wgmma_checked() {
-                Some((_, true)) => GemmKernel::WgmmaPipe,
-                Some((true, false)) => GemmKernel::Wgmma,
+                Some((_, _, _, true)) => GemmKernel::TmaPersistent,
+                Some((_, _, true, _)) => GemmKernel::Tma,
+                Some((_, true, ..)) => GemmKernel::WgmmaPipe,
+                Some((true, ..)) => GemmKernel::Wgmma,
                 _ => GemmKernel::Large,
             }
         }
         GemmKernel::Auto => GemmKernel::Large,
-        GemmKernel::Wgmma | GemmKernel::WgmmaPipe if !dev.has_wgmma() => {
+        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+            if !dev.has_wgmma() =>
+        {
             return Err(CudaError::BackendUnavailable(
                 "the wgmma GEMM needs compute capability 9.0".into(),
             ));
@@ -196,8 +221,16 @@ pub fn gemm(
             args.extend([Arg::I(mi), Arg::I(ni), Arg::I(ki), Arg::I(epi.code())]);
             dev.launch(Kernel::GemmSimple, (gx, m as u32, 1), (128, 1, 1), 0, &args)
         }
-        GemmKernel::Large | GemmKernel::Small | GemmKernel::Wgmma | GemmKernel::WgmmaPipe => {
+        GemmKernel::Large
+        | GemmKernel::Small
+        | GemmKernel::Wgmma
+        | GemmKernel::WgmmaPipe
+        | GemmKernel::Tma
+        | GemmKernel::TmaPersistent => {
             let (bm, bn, threads, smem, kid) = match kernel {
+                GemmKernel::Tma | GemmKernel::TmaPersistent => {
+                    (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma)
+                }
                 GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
                 GemmKernel::Wgmma => (128, 256, 256, crate::kernels::WGMMA_SMEM, Kernel::GemmWgmma),
                 GemmKernel::WgmmaPipe => (
@@ -225,6 +258,28 @@ pub fn gemm(
                 Arg::I(epi.code()),
                 Arg::I(i32_of(ksplit.max(64), "ksplit")?),
             ]);
+            if matches!(kernel, GemmKernel::Tma | GemmKernel::TmaPersistent) {
+                use crate::device::TensorMapArg;
+                let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
+                let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
+                let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
+                let persistent = kernel == GemmKernel::TmaPersistent
+                    && split == 1
+                    && !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0");
+                let (kid, blocks) = if persistent {
+                    (Kernel::GemmTmaP, tiles.min(dev.sm_count().max(1) as u32))
+                } else {
+                    (kid, tiles)
+                };
+                return dev.launch_tma(
+                    kid,
+                    (blocks, 1, split as u32),
+                    (threads, 1, 1),
+                    smem,
+                    [&ta, &tw],
+                    &args[4..],
+                );
+            }
             dev.launch(
                 kid,
                 (n.div_ceil(bn) as u32, m.div_ceil(bm) as u32, split as u32),
@@ -237,66 +292,145 @@ pub fn gemm(
     }
 }
 
-/// Compares the two wgmma GEMMs (basic, pipelined) with the mma.sync GEMM on random products
-/// (with ragged tails); each is true when it agrees to 1e-3 relative (all accumulate in f32).
-pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
-    Ok((
+/// Compares the wgmma GEMMs (basic, pipelined, TMA, persistent TMA) with the mma.sync GEMM on
+/// random products (ragged tails; for the TMA kernels also more tiles than multiprocessors and
+/// the f32-add, bf16 and gated epilogues); each is true when it agrees to 1e-3 relative for
+/// f32 outputs and 1e-2 for bf16 outputs (all accumulate in f32). `T0_CUDA_GEMM_PERSISTENT=0`
+/// skips (and so disables) the persistent kernel.
+pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool, bool)> {
+    let tma = |kern| {
+        wgmma_check_one(dev, kern).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: {kern:?} GEMM self-check error: {e}");
+            false
+        })
+    };
+    let ok = (
         wgmma_check_one(dev, GemmKernel::Wgmma)?,
         wgmma_check_one(dev, GemmKernel::WgmmaPipe)?,
-    ))
+        tma(GemmKernel::Tma),
+        !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
+            && tma(GemmKernel::TmaPersistent),
+    );
+    if ok.2 && ok.3 {
+        match time_tma_pair(dev) {
+            Ok((plain, persistent)) => {
+                eprintln!(
+                    "t0-cuda: TMA GEMM 8192x4096x4096: plain {plain:.3} ms, persistent {persistent:.3} ms"
+                );
+                dev.set_persistent_faster(persistent <= plain);
+            }
+            Err(e) => eprintln!("t0-cuda: timing the TMA GEMMs failed: {e}"),
+        }
+    }
+    Ok(ok)
+}
+
+/// Times the plain and the persistent TMA GEMM (best of 3 after a warm-up) on an
+/// 8192x4096x4096 product with a bf16 epilogue, in ms.
+fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>) -> Result<(f64, f64)> {
+    let (m, n, k) = (8192usize, 4096usize, 4096usize);
+    let a = dev.alloc(m * k * 2)?;
+    let w = dev.alloc(n * k * 2)?;
+    let c = dev.alloc(m * n * 2)?;
+    init_uniform_bf16(dev, a.view(), m * k, 5, 1.0)?;
+    init_uniform_bf16(dev, w.view(), n * k, 6, 0.02)?;
+    let mut best = [f64::INFINITY; 2];
+    for (i, kern) in [GemmKernel::Tma, GemmKernel::TmaPersistent]
+        .into_iter()
+        .enumerate()
+    {
+        for rep in 0..4 {
+            dev.synchronize()?;
+            let t = std::time::Instant::now();
+            gemm(
+                dev,
+                a.view(),
+                k,
+                w.view(),
+                k,
+                c.view(),
+                n,
+                (m, n, k),
+                Epilogue::Bf16,
+                kern,
+            )?;
+            dev.synchronize()?;
+            if rep > 0 {
+                best[i] = best[i].min(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok((best[0], best[1]))
 }
 
 fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {
-    for &(m, n, k) in &[
+    let is_tma = matches!(kern, GemmKernel::Tma | GemmKernel::TmaPersistent);
+    let mut shapes = vec![
         (200usize, 300usize, 136usize),
         (256, 512, 1024),
         (384, 768, 4096),
-    ] {
+    ];
+    let mut epis = vec![Epilogue::F32];
+    if is_tma {
+        shapes.push((1000, 4400, 200));
+        epis.extend([Epilogue::AddF32, Epilogue::Bf16, Epilogue::GeGlu]);
+    }
+    for &(m, n, k) in &shapes {
         let a = dev.alloc(m * k * 2)?;
         let w = dev.alloc(n * k * 2)?;
-        let c1 = dev.alloc(m * n * 4)?;
-        let c2 = dev.alloc(m * n * 4)?;
         init_uniform_bf16(dev, a.view(), m * k, 17, 1.0)?;
         init_uniform_bf16(dev, w.view(), n * k, 23, 0.1)?;
-        dev.memset(&c2, 0, m * n * 4, 0xff)?;
-        gemm(
-            dev,
-            a.view(),
-            k,
-            w.view(),
-            k,
-            c1.view(),
-            n,
-            (m, n, k),
-            Epilogue::F32,
-            GemmKernel::Large,
-        )?;
-        gemm(
-            dev,
-            a.view(),
-            k,
-            w.view(),
-            k,
-            c2.view(),
-            n,
-            (m, n, k),
-            Epilogue::F32,
-            kern,
-        )?;
-        let mut r1 = vec![0f32; m * n];
-        let mut r2 = vec![0f32; m * n];
-        dev.download(&c1, 0, &mut r1)?;
-        dev.download(&c2, 0, &mut r2)?;
-        let (mut num, mut den) = (0f64, 0f64);
-        for (x, y) in r2.iter().zip(&r1) {
-            if !x.is_finite() {
+        for &epi in &epis {
+            let cols = epi.out_cols(n);
+            let c1 = dev.alloc(m * cols * 4)?;
+            let c2 = dev.alloc(m * cols * 4)?;
+            let fill = if epi == Epilogue::AddF32 { 0 } else { 0xff };
+            dev.memset(&c1, 0, m * cols * 4, 0)?;
+            dev.memset(&c2, 0, m * cols * 4, fill)?;
+            for (c, kk) in [(&c1, GemmKernel::Large), (&c2, kern)] {
+                gemm(
+                    dev,
+                    a.view(),
+                    k,
+                    w.view(),
+                    k,
+                    c.view(),
+                    cols,
+                    (m, n, k),
+                    epi,
+                    kk,
+                )?;
+            }
+            let bf16_out = epi.out_size() == 2;
+            let mut r1 = vec![0f32; m * cols];
+            let mut r2 = vec![0f32; m * cols];
+            if bf16_out {
+                let f1 = dev.alloc(m * cols * 4)?;
+                let f2 = dev.alloc(m * cols * 4)?;
+                bf16_to_f32(dev, c1.view(), f1.view(), m * cols)?;
+                bf16_to_f32(dev, c2.view(), f2.view(), m * cols)?;
+                dev.download(&f1, 0, &mut r1)?;
+                dev.download(&f2, 0, &mut r2)?;
+            } else {
+                dev.download(&c1, 0, &mut r1)?;
+                dev.download(&c2, 0, &mut r2)?;
+            }
+            let (mut num, mut den) = (0f64, 0f64);
+            for (x, y) in r2.iter().zip(&r1) {
+                if !x.is_finite() {
+                    return Ok(false);
+                }
+                num += ((x - y) as f64).powi(2);
+                den += (*y as f64).powi(2);
+            }
+            let tol = if bf16_out { 1e-2 } else { 1e-3 };
+            if (num / den.max(1e-30)).sqrt() > tol {
+                eprintln!(
+                    "t0-cuda: {kern:?} self-check {m}x{n}x{k} {epi:?}: rel diff {:.3e}",
+                    (num / den.max(1e-30)).sqrt()
+                );
                 return Ok(false);
             }
-            num += ((x - y) as f64).powi(2);
-            den += (*y as f64).powi(2);
-        }
-        if (num / den.max(1e-30)).sqrt() > 1e-3 {
-            return Ok(false);
         }
     }
     Ok(true)

@@ -85,8 +85,16 @@ fn gemm_all_kernels_and_epilogues_match_f64() {
             GemmKernel::Gemv,
             GemmKernel::Wgmma,
             GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
         ] {
-            let wg = matches!(kern, GemmKernel::Wgmma | GemmKernel::WgmmaPipe);
+            let wg = matches!(
+                kern,
+                GemmKernel::Wgmma
+                    | GemmKernel::WgmmaPipe
+                    | GemmKernel::Tma
+                    | GemmKernel::TmaPersistent
+            );
             if (kern == GemmKernel::Gemv && m != 1) || (wg && !dev.has_wgmma()) {
                 continue;
             }
@@ -227,12 +235,18 @@ fn wgmma_gemm_matches_f64() {
         (128usize, 256usize, 64usize),
         (300, 520, 200),
         (512, 1024, 1024),
+        (1100, 4400, 136),
     ] {
         let a = rng.bf16_vec(m * k, 1.0);
         let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
         let want = r::matmul_nt(&a, &w, m, n, k);
         let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
-        for kern in [GemmKernel::Wgmma, GemmKernel::WgmmaPipe] {
+        for kern in [
+            GemmKernel::Wgmma,
+            GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
+        ] {
             let o = poisoned(&dev, m * n * 4);
             ops::gemm(
                 &dev,
@@ -257,7 +271,12 @@ fn wgmma_gemm_matches_f64() {
     }
     assert_eq!(
         dev.wgmma_checked(),
-        Some((true, true)),
+        Some((
+            true,
+            true,
+            true,
+            !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
+        )),
         "self-check disagreed with the f64 checks"
     );
 }
@@ -273,23 +292,39 @@ fn gemm_strided_operands() {
     let wd: Vec<f32> = (0..n * k).map(|i| w[(i / k) * ldw + i % k]).collect();
     let want = r::matmul_nt(&ad, &wd, m, n, k);
     let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
-    let o = poisoned(&dev, m * ldc * 4);
-    ops::gemm(
-        &dev,
-        ab.view(),
-        lda,
-        wb.view(),
-        ldw,
-        o.view(),
-        ldc,
-        (m, n, k),
-        Epilogue::F32,
+    for kern in [
         GemmKernel::Auto,
-    )
-    .unwrap();
-    let got = down_f32(&dev, &o, m * ldc);
-    let g: Vec<f32> = (0..m * n).map(|i| got[(i / n) * ldc + i % n]).collect();
-    check("gemm strided", &g, &want, 1e-4);
+        GemmKernel::Large,
+        GemmKernel::Wgmma,
+        GemmKernel::WgmmaPipe,
+        GemmKernel::Tma,
+        GemmKernel::TmaPersistent,
+    ] {
+        let wg = matches!(
+            kern,
+            GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+        );
+        if wg && !dev.has_wgmma() {
+            continue;
+        }
+        let o = poisoned(&dev, m * ldc * 4);
+        ops::gemm(
+            &dev,
+            ab.view(),
+            lda,
+            wb.view(),
+            ldw,
+            o.view(),
+            ldc,
+            (m, n, k),
+            Epilogue::F32,
+            kern,
+        )
+        .unwrap();
+        let got = down_f32(&dev, &o, m * ldc);
+        let g: Vec<f32> = (0..m * n).map(|i| got[(i / n) * ldc + i % n]).collect();
+        check(&format!("gemm strided {kern:?}"), &g, &want, 1e-4);
+    }
 }
 
 #[test]

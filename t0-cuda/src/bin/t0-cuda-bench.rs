@@ -121,8 +121,16 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             GemmKernel::Large,
             GemmKernel::Wgmma,
             GemmKernel::WgmmaPipe,
+            GemmKernel::Tma,
+            GemmKernel::TmaPersistent,
         ] {
-            let wg = matches!(kern, GemmKernel::Wgmma | GemmKernel::WgmmaPipe);
+            let wg = matches!(
+                kern,
+                GemmKernel::Wgmma
+                    | GemmKernel::WgmmaPipe
+                    | GemmKernel::Tma
+                    | GemmKernel::TmaPersistent
+            );
             if (wg && !dev.has_wgmma()) || (kern == GemmKernel::Small && m > 512) {
                 continue;
             }
@@ -226,6 +234,40 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             ms * 1e3,
             (nn * k * 2) as f64 / ms / 1e6
         );
+    }
+    // The T0pp encoder's GEMMs with the epilogues the engine uses (automatic kernel choice).
+    if !quick {
+        for &(m, nn, k, epi) in &[
+            (16384usize, 12288usize, 4096usize, Epilogue::Bf16),
+            (16384, 4096, 4096, Epilogue::AddF32),
+            (16384, 20480, 4096, Epilogue::GeGlu),
+            (16384, 4096, 10240, Epilogue::AddF32),
+        ] {
+            let x = dev.alloc(m * k * 2)?;
+            let w = dev.alloc(nn * k * 2)?;
+            let c = dev.alloc(m * epi.out_cols(nn) * epi.out_size())?;
+            ops::init_uniform_bf16(dev, x.view(), m * k, 1, 1.0)?;
+            ops::init_uniform_bf16(dev, w.view(), nn * k, 2, 0.02)?;
+            dev.memset(&c, 0, m * epi.out_cols(nn) * epi.out_size(), 0)?;
+            let ms = time_ms(dev, 5, || {
+                ops::gemm(
+                    dev,
+                    x.view(),
+                    k,
+                    w.view(),
+                    k,
+                    c.view(),
+                    epi.out_cols(nn),
+                    (m, nn, k),
+                    epi,
+                    GemmKernel::Auto,
+                )
+            })?;
+            println!(
+                "gemm {m}x{nn}x{k} {epi:?} (engine epilogue): {ms:.3} ms = {:.0} TFLOP/s",
+                2.0 * (m * nn * k) as f64 / ms / 1e9
+            );
+        }
     }
     Ok(())
 }
@@ -458,6 +500,8 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         .map(|_| (0..4).map(|_| ids(&mut rng, 4)).collect())
         .collect();
     let r32 = time_ms(dev, 3, || m.score(&many, &chm).map(|_| ()))?;
+    let e32 = time_ms(dev, 3, || m.encode(&many, true).map(|_| ()))?;
+    println!("[{name}] G2-32 split: encoder 32x256 + cross K/V {e32:.1} ms of {r32:.1} ms");
     rows.push(Row {
         what: "G2 rank 32 examples (ex/s)",
         ours: format!("{:.1}", 32.0 / (r32 / 1e3)),
@@ -468,6 +512,10 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     if !quick {
         let b32: Vec<Vec<u32>> = (0..32).map(|_| ids(&mut rng, 512)).collect();
         let e32 = time_ms(dev, 3, || m.encode(&b32, false).map(|_| ()))?;
+        // One more encode with per-stage synchronisation and timing.
+        t0_cuda::engine::set_profile(true);
+        let _ = m.encode(&b32, false);
+        t0_cuda::engine::set_profile(false);
         rows.push(Row {
             what: "G3 encoder 32x512 (k tok/s)",
             ours: format!("{:.1} ({e32:.0} ms)", 32.0 * 512.0 / e32),
@@ -525,6 +573,11 @@ fn main() {
     println!(
         "NVRTC compile of all modules: {:.2} s",
         t.elapsed().as_secs_f64()
+    );
+    println!(
+        "wgmma self-check (basic, pipelined, tma, persistent tma): {:?}; persistent faster: {:?}",
+        dev.wgmma_checked(),
+        dev.persistent_faster()
     );
     if want_kernels {
         if let Err(e) = kernels(&dev, quick) {

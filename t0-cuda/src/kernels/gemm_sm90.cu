@@ -133,3 +133,264 @@ extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma_pipe(
     long long ldc, int M, int N, int K, int mode, int ksplit) {
     wgmma_gemm<true>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Warp-specialised TMA GEMM: tiles of A (128 x 64) and W (256 x 64) are fetched by the bulk
+// tensor copy engine (cp.async.bulk.tensor.2d, 128-byte swizzle, the same shared layout as
+// above; out-of-range rows and columns arrive as zeros) into a 4-stage ring completed on
+// mbarriers. Warpgroup 0 is the producer (one thread issues the copies), warpgroups 1 and 2
+// each compute 64 x 256 of the 128 x 256 tile with wgmma, keeping one group in flight and
+// releasing a stage once the group that read it has completed. Tiles are visited in groups of
+// T_GROUP_M row tiles so that a wave of blocks shares A and W in L2. Same epilogues.
+
+#define T_STAGES 4
+#define T_GROUP_M 16
+
+struct __align__(64) TmaDesc { u64 v[16]; };
+
+__device__ __forceinline__ void mbar_init(u32 bar, u32 count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(u32 bar, u32 bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ u32 mbar_try(u32 bar, u32 parity) {
+    u32 ok;
+    asm volatile(
+        "{\n"
+        ".reg .pred P1;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 P1, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, P1;\n"
+        "}\n"
+        : "=r"(ok)
+        : "r"(bar), "r"(parity)
+        : "memory");
+    return ok;
+}
+__device__ __forceinline__ void mbar_wait(u32 bar, u32 parity) {
+    u32 n = 0;
+    while (!mbar_try(bar, parity)) {
+        if (++n > 20000000u) asm volatile("trap;\n");
+    }
+}
+__device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar, int c0, int c1) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(dst),
+        "l"((u64)map), "r"(bar), "r"(c0), "r"(c1)
+        : "memory");
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;  // full[s] at bars + 8 s, empty[s] after
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+
+    // Grouped tile order (blockIdx.x is the linear tile id).
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int pid = blockIdx.x;
+    const int per_group = T_GROUP_M * tiles_n;
+    const int first_m = (pid / per_group) * T_GROUP_M;
+    const int gsize = min(tiles_m - first_m, T_GROUP_M);
+    const int pm = first_m + (pid % per_group) % gsize;
+    const int pn = (pid % per_group) / gsize;
+    const int bm0 = pm * W_BM, bn0 = pn * W_BN;
+    const int kbeg = blockIdx.z * ksplit;
+    const int kend = min(K, kbeg + ksplit);
+    const int nk = (kend > kbeg) ? (kend - kbeg + W_BK - 1) / W_BK : 0;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < nk; ++kt) {
+                const int s = kt % T_STAGES;
+                const u32 ph = (u32)((kt / T_STAGES) & 1);
+                mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                const u32 full = bars + 8 * s;
+                mbar_expect_tx(full, W_STAGE_BYTES);
+                const u32 st = base + s * W_STAGE_BYTES;
+                const int k0 = kbeg + kt * W_BK;
+                tma_load_2d(st, &tmA, full, k0, bm0);
+                tma_load_2d(st + W_BM * 128, &tmW, full, k0, bn0);
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        for (int kt = 0; kt < nk; ++kt) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (u32)((kt / T_STAGES) & 1));
+            const u32 st = base + s * W_STAGE_BYTES;
+            const u32 a0 = st + cw * 64 * 128;
+            const u32 b0 = st + W_BM * 128;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+            }
+            wgmma_commit();
+            wgmma_wait1();
+            if (kt > 0) mbar_arrive(bars + 8 * (T_STAGES + (kt - 1) % T_STAGES));
+        }
+        wgmma_wait0();
+
+        const bool atomic = gridDim.z > 1;
+        const int g = lane >> 2, t = lane & 3;
+        const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            const int n = bn0 + j * 8 + t * 2;
+            if (n < N) {
+                if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, atomic);
+                if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, atomic);
+            }
+        }
+    }
+}
+
+// Epilogue of the persistent kernel: as epi_pair, with 8-byte (f32) and 4-byte (bf16) stores
+// where the address allows.
+__device__ __forceinline__ void epi_pair_v(int mode, void* out, long long ldc, int m, int n, float v0,
+                                           float v1, int N) {
+    const bool two = (n + 1) < N;
+    if (mode == EPI_F32 || mode == EPI_ADD_F32) {
+        float* o = (float*)out + (long long)m * ldc + n;
+        if (two && (((unsigned long long)o) & 7ull) == 0) {
+            float2 v = make_float2(v0, v1);
+            if (mode == EPI_ADD_F32) {
+                const float2 p = *(const float2*)o;
+                v.x += p.x;
+                v.y += p.y;
+            }
+            *(float2*)o = v;
+            return;
+        }
+    } else if (mode == EPI_BF16 || mode == EPI_RELU) {
+        u16* o = (u16*)out + (long long)m * ldc + n;
+        if (two && (((unsigned long long)o) & 3ull) == 0) {
+            if (mode == EPI_RELU) {
+                v0 = fmaxf(v0, 0.0f);
+                v1 = fmaxf(v1, 0.0f);
+            }
+            *(u32*)o = pack2(v0, v1);
+            return;
+        }
+    }
+    epi_pair(mode, out, ldc, m, n, v0, v1, N, false);
+}
+
+// Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
+// the tiles blockIdx.x, blockIdx.x + gridDim.x, ... in the same grouped order; the stage ring
+// and its phases run on across tiles, so the producer fetches the next tile's first stages
+// while the consumers store the previous tile. No split over K (gridDim.z must be 1).
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int ntiles = tiles_m * tiles_n;
+    const int per_group = T_GROUP_M * tiles_n;
+    const int nk = (K + W_BK - 1) / W_BK;
+    (void)ksplit;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            int it = 0;
+            for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+                const int first_m = (tile / per_group) * T_GROUP_M;
+                const int gsize = min(tiles_m - first_m, T_GROUP_M);
+                const int bm0 = (first_m + (tile % per_group) % gsize) * W_BM;
+                const int bn0 = ((tile % per_group) / gsize) * W_BN;
+                for (int kt = 0; kt < nk; ++kt, ++it) {
+                    const int s = it % T_STAGES;
+                    const u32 ph = (u32)((it / T_STAGES) & 1);
+                    mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                    const u32 full = bars + 8 * s;
+                    mbar_expect_tx(full, W_STAGE_BYTES);
+                    const u32 st = base + s * W_STAGE_BYTES;
+                    tma_load_2d(st, &tmA, full, kt * W_BK, bm0);
+                    tma_load_2d(st + W_BM * 128, &tmW, full, kt * W_BK, bn0);
+                }
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        const int g = lane >> 2, t = lane & 3;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        int it = 0;
+        for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+            const int first_m = (tile / per_group) * T_GROUP_M;
+            const int gsize = min(tiles_m - first_m, T_GROUP_M);
+            const int bm0 = (first_m + (tile % per_group) % gsize) * W_BM;
+            const int bn0 = ((tile % per_group) / gsize) * W_BN;
+            for (int kt = 0; kt < nk; ++kt, ++it) {
+                const int s = it % T_STAGES;
+                mbar_wait(bars + 8 * s, (u32)((it / T_STAGES) & 1));
+                const u32 st = base + s * W_STAGE_BYTES;
+                const u32 a0 = st + cw * 64 * 128;
+                const u32 b0 = st + W_BM * 128;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+                    wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+                }
+                wgmma_commit();
+                wgmma_wait1();
+                if (kt > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+            }
+            wgmma_wait0();
+            if (nk > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+
+            const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+#pragma unroll
+            for (int j = 0; j < 32; ++j) {
+                const int n = bn0 + j * 8 + t * 2;
+                if (n < N) {
+                    if (wr < M) epi_pair_v(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N);
+                    if (wr + 8 < M) epi_pair_v(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N);
+                }
+            }
+        }
+    }
+}
