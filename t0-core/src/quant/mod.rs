@@ -32,6 +32,12 @@ pub mod file;
 
 pub mod accuracy;
 
+/// From this many activation rows on, [`QuantCpuBackend::linear`] dequantizes the weight
+/// into f32 panels and runs the f32 GEMM (the batch case is compute-bound, and the integer
+/// kernels' per-output reductions lose there); below, the integer GEMV/GEMM kernels stream
+/// the quantized bytes (decode is bandwidth-bound).
+pub const GEMM_ROWS: usize = 16;
+
 /// A quantization format for linear weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -297,6 +303,19 @@ impl Backend for QuantCpuBackend {
                 op: "linear",
                 detail: format!("x [{rows}, {cols}], weight [{out}, {inp}]"),
             });
+        }
+        if rows >= GEMM_ROWS {
+            // Batch (encoder, scoring): dequantize once into f32 panels and run the fast
+            // f32 GEMM; f32 activations, compute-bound work at the f32 GEMM's speed.
+            let f = match w {
+                QLinear::Int8(q) => q.to_f32_rows(),
+                QLinear::Q4(q) => q.dequantize(),
+                QLinear::Dense(_) => Vec::new(),
+            };
+            let p = PackedLinear::from_f32(&f, out, inp, t0_kernels::WeightType::F32)
+                .map_err(|e| bad("quantized weight", e))?;
+            drop(f);
+            return self.inner.linear(x, &p);
         }
         let mut y = vec![0f32; rows * out];
         let isa = self.inner.isa();

@@ -310,9 +310,15 @@ impl Int8Linear {
     /// Dequantized row-major f32 weights (tests, references).
     pub fn to_f32_rows(&self) -> Vec<f32> {
         let d = self.data();
-        (0..self.out * self.inp)
-            .map(|i| d[i] as i8 as f32 * self.scales[i / self.inp.max(1)])
-            .collect()
+        let mut w = vec![0f32; self.out * self.inp];
+        for o in 0..self.out {
+            let s = self.scales[o];
+            let src = &d[o * self.inp..(o + 1) * self.inp];
+            for (v, &b) in w[o * self.inp..(o + 1) * self.inp].iter_mut().zip(src) {
+                *v = b as i8 as f32 * s;
+            }
+        }
+        w
     }
 }
 
@@ -437,6 +443,29 @@ impl Q4Linear {
     pub fn stream_bytes(&self) -> usize {
         self.data.len() + self.scales.len() * 2
     }
+    /// Dequantized row-major f32 weights, block by block (the batch path's operand).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let nb = Self::blocks_for(self.inp);
+        let d = self.data();
+        let mut w = vec![0f32; self.out * self.inp];
+        let mut blk = [0f32; Q4_BLOCK];
+        for o in 0..self.out {
+            let row = &mut w[o * self.inp..(o + 1) * self.inp];
+            for b in 0..nb {
+                let s = f16_to_f32(self.scales[o * nb + b]);
+                let bytes = &d[(o * nb + b) * Q4_BLOCK_BYTES..(o * nb + b + 1) * Q4_BLOCK_BYTES];
+                for j in 0..16 {
+                    blk[j] = ((bytes[j] & 15) as i32 - 8) as f32 * s;
+                    blk[j + 16] = ((bytes[j] >> 4) as i32 - 8) as f32 * s;
+                }
+                let k0 = b * Q4_BLOCK;
+                let n = (self.inp - k0).min(Q4_BLOCK);
+                row[k0..k0 + n].copy_from_slice(&blk[..n]);
+            }
+        }
+        w
+    }
+
     /// Dequantized row-major f32 weights (tests, references).
     pub fn to_f32_rows(&self) -> Vec<f32> {
         let nb = Self::blocks_for(self.inp);

@@ -98,6 +98,7 @@ proptest! {
         let w = lcg(seed, out * inp);
         let x = lcg(seed + 3, rows * inp);
         let q = Q4Linear::quantize(&w, out, inp).unwrap();
+        prop_assert_eq!(q.dequantize(), q.to_f32_rows());
         let want = reference(&x, rows, inp, &q.to_f32_rows(), out);
         for isa in Isa::ALL {
             let mut y = vec![0f32; rows * out];
