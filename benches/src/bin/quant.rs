@@ -288,7 +288,7 @@ fn main() {
                 r.choice_agreement * 100.0
             );
             drop(bf);
-            let isl = [
+            let isl_all = [
                 ("none", Islands::none()),
                 ("lm_head", Islands::default()),
                 (
@@ -299,8 +299,14 @@ fn main() {
                     },
                 ),
             ];
+            // `default`: only the default islands (lm_head).
+            let isl = if get(4) == "default" {
+                &isl_all[1..2]
+            } else {
+                &isl_all[..]
+            };
             for scheme in [QuantScheme::Int8, QuantScheme::Q4] {
-                for (name, islands) in &isl {
+                for (name, islands) in isl {
                     let be = QuantCpuBackend::quantize_at_load(
                         FastCpuBackend::new(),
                         scheme,
