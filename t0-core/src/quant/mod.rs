@@ -32,10 +32,12 @@ pub mod file;
 
 pub mod accuracy;
 
-/// From this many activation rows on, [`QuantCpuBackend::linear`] dequantizes the weight
-/// into f32 panels and runs the f32 GEMM (the batch case is compute-bound, and the integer
-/// kernels' per-output reductions lose there); below, the integer GEMV/GEMM kernels stream
-/// the quantized bytes (decode is bandwidth-bound).
+/// From this many activation rows on, [`QuantCpuBackend::linear`] dequantizes a **q4**
+/// weight into f32 panels and runs the f32 GEMM (the batch case is compute-bound and the q4
+/// integer kernel's unpacking per activation row loses there: 3b encoder 9.4 → 7.6 s);
+/// int8 keeps the VNNI kernel at every row count (measured: dequantizing int8 lost, 4.8 s
+/// vs 9.5 s). Below, the integer kernels stream the quantized bytes (decode is
+/// bandwidth-bound).
 pub const GEMM_ROWS: usize = 16;
 
 /// A quantization format for linear weights.
@@ -304,7 +306,7 @@ impl Backend for QuantCpuBackend {
                 detail: format!("x [{rows}, {cols}], weight [{out}, {inp}]"),
             });
         }
-        if rows >= GEMM_ROWS {
+        if rows >= GEMM_ROWS && matches!(w, QLinear::Q4(_)) {
             // Batch (encoder, scoring): dequantize once into f32 panels and run the fast
             // f32 GEMM; f32 activations, compute-bound work at the f32 GEMM's speed.
             let f = match w {
