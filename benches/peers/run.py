@@ -233,21 +233,34 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--engines", default="hf,ct2")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build")
+    ap.add_argument("--no-t0", action="store_true",
+                    help="skip t0's own run (no ratios; for re-measuring one peer)")
     args = ap.parse_args()
     ensure_env(args)
 
     if not args.no_build:
         subprocess.check_call(["cargo", "build", "--release", "-p", "t0-benches", "--bins"],
                               cwd=ROOT)
-    ours = run_t0(args)
+    ours = {} if args.no_t0 else run_t0(args)
     model_dir = os.path.join(ROOT, "target", "t0-bench-models", args.shape)
     gate = Gate(os.path.join(ROOT, "target", "release", "probe"))
     rows = []  # (engine, precision, workload, wall, cpu, unit, reps)
     engines = args.engines.split(",")
+    def collect(engine, prec, fn):
+        """Runs one engine/precision; a failure (e.g. bf16 unsupported) becomes a note."""
+        try:
+            res = fn()
+        except Exception as e:  # noqa: BLE001 - report and go on with the other engines
+            print("%s %s: not measured: %s" % (engine, prec, e), flush=True)
+            return
+        for w, (v, c, u, r) in res.items():
+            rows.append((engine, prec, w, v, c, u, r))
+            print("%s %s %s: wall %.2f cpu %.2f %s (%s)" % (engine, prec, w, v, c, u, r),
+                  flush=True)
+
     if "hf" in engines:
         for prec in ["f32", "bf16"]:
-            for w, (v, c, u, r) in hf_engine(model_dir, prec, gate, args.reps).items():
-                rows.append(("HF torch", prec, w, v, c, u, r))
+            collect("HF torch", prec, lambda: hf_engine(model_dir, prec, gate, args.reps))
     if "ct2" in engines:
         import json
 
@@ -255,8 +268,7 @@ def main():
         ct2_dir = model_dir + "-ct2"
         ct2_convert(model_dir, ct2_dir, vocab)
         for prec, ct in [("f32", "float32"), ("bf16", "bfloat16"), ("int8", "int8_float32")]:
-            for w, (v, c, u, r) in ct2_engine(ct2_dir, ct, gate, args.reps).items():
-                rows.append(("CTranslate2", prec, w, v, c, u, r))
+            collect("CTranslate2", prec, lambda: ct2_engine(ct2_dir, ct, gate, args.reps))
     for (w, prec), (v, c, u) in sorted(ours.items()):
         rows.append(("t0", prec, w, v, c, u, ""))
 

@@ -30,7 +30,7 @@ enum Command {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
     },
-    /// Greedy generation: `t0 generate --model DIR TEXT`.
+    /// Generation (greedy, beam search, sampling): `t0 generate --model DIR TEXT`.
     Generate(generate::GenerateArgs),
     /// Rank classification: `t0 score --model DIR --choices "yes|||no" TEXT`.
     Score(score::ScoreArgs),

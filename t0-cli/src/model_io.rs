@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use t0_core::backend::CpuBackend;
+use t0_core::backend::FastCpuBackend;
 use t0_core::loader::Checkpoint;
 use t0_core::model::T5Model;
 
-/// Opens `dir` (`config.json` + `model.safetensors` or a sharded index) on the CPU backend.
-pub fn load_model(dir: &Path) -> Result<T5Model<CpuBackend>, String> {
+/// Opens `dir` (`config.json` + `model.safetensors` or a sharded index) on the SIMD CPU backend (t0-kernels).
+pub fn load_model(dir: &Path) -> Result<T5Model<FastCpuBackend>, String> {
     let ckpt = Checkpoint::open(dir).map_err(|e| e.to_string())?;
-    T5Model::from_checkpoint(CpuBackend::new(), &ckpt)
+    T5Model::from_checkpoint(FastCpuBackend::new(), &ckpt)
         .map_err(|e| format!("{}: {e}", dir.display()))
 }
 

@@ -40,4 +40,9 @@ impl Text {
     pub fn decode(&self, ids: &[u32]) -> String {
         self.tok.decode(ids)
     }
+
+    /// The tokenizer itself (streaming decodes through it).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tok
+    }
 }

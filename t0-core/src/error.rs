@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::config::ConfigError;
+use crate::generate::GenerateError;
 use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
 use crate::safetensors::index::IndexError;
@@ -25,6 +26,8 @@ pub enum Error {
     Weights(WeightsError),
     /// A tokenizer file is malformed or unsupported.
     Tokenizer(TokenizerError),
+    /// Generation failed (options, constraints, NaN logits, or the model).
+    Generate(GenerateError),
 }
 
 impl fmt::Display for Error {
@@ -36,6 +39,7 @@ impl fmt::Display for Error {
             Error::Index(e) => write!(f, "safetensors index: {e}"),
             Error::Weights(e) => write!(f, "weights: {e}"),
             Error::Tokenizer(e) => write!(f, "tokenizer: {e}"),
+            Error::Generate(e) => write!(f, "generate: {e}"),
         }
     }
 }
@@ -75,5 +79,11 @@ impl From<WeightsError> for Error {
 impl From<TokenizerError> for Error {
     fn from(e: TokenizerError) -> Self {
         Error::Tokenizer(e)
+    }
+}
+
+impl From<GenerateError> for Error {
+    fn from(e: GenerateError) -> Self {
+        Error::Generate(e)
     }
 }

@@ -19,8 +19,8 @@
 //! small host results); the model owns T5's structure (tensor names, relative position
 //! buckets, masks, KV caches); weights are prepared once at load, by the backend, from the
 //! checkpoint's F32/BF16/F16 tensors. The [`backend`] module docs spell the contract out.
-//! [`backend::CpuBackend`] is the simple f32 reference. [`generate`] adds greedy decoding
-//! over padded batches, [`score`] rank classification with one encoder pass per example.
+//! [`backend::CpuBackend`] is the simple f32 reference. [`generate`] adds greedy decoding,
+//! beam search and sampling (HF `generate` semantics) over padded batches, [`score`] rank classification with one encoder pass per example.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 

@@ -144,6 +144,7 @@ fn greedy_sequences_match_hf_batched_and_one_by_one() {
             let opts = GenerateOptions {
                 max_new_tokens: max_new,
                 min_new_tokens: min,
+                ..Default::default()
             };
             // Padded batch of unequal lengths.
             let got = m.generate_greedy(&inputs, &opts).unwrap();
@@ -309,7 +310,11 @@ mod batching {
         ) {
             let f = Fixture::open(&fixtures().join("heads_x_dkv_ne_dmodel"));
             let m = f.model();
-            let opts = GenerateOptions { max_new_tokens: 5, min_new_tokens: 0 };
+            let opts = GenerateOptions {
+                max_new_tokens: 5,
+                min_new_tokens: 0,
+                ..Default::default()
+            };
             let batched = m.generate_greedy(&inputs, &opts).unwrap();
             let enc = m.encode(&inputs).unwrap();
             let all = m.backend().to_host(enc.hidden()).unwrap();

@@ -139,6 +139,7 @@ fn overlong_input_is_an_error_or_truncated_when_asked() {
     let opts = GenerateOptions {
         max_new_tokens: 4,
         min_new_tokens: 0,
+        ..Default::default()
     };
     assert_eq!(
         m.generate_greedy(&[[5]], &opts).err(),
@@ -192,6 +193,7 @@ fn bad_generate_options() {
     let opts = GenerateOptions {
         max_new_tokens: 2,
         min_new_tokens: 3,
+        ..Default::default()
     };
     assert!(matches!(
         m.generate_greedy(&[[5]], &opts),
@@ -203,6 +205,7 @@ fn bad_generate_options() {
     let zero = GenerateOptions {
         max_new_tokens: 0,
         min_new_tokens: 0,
+        ..Default::default()
     };
     assert_eq!(
         m.generate_greedy(&[[5]], &zero).unwrap(),

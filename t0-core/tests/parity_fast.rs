@@ -148,6 +148,7 @@ fn greedy_sequences_match_hf_batched_and_one_by_one() {
             let opts = GenerateOptions {
                 max_new_tokens: max_new,
                 min_new_tokens: min,
+                ..Default::default()
             };
             // Padded batch of unequal lengths.
             let got = m.generate_greedy(&inputs, &opts).unwrap();
@@ -294,5 +295,161 @@ fn relative_position_buckets_match_hf() {
                 "rel {rel} bidirectional {bidir} buckets {nb} max {md}"
             );
         }
+    }
+}
+
+mod batching {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// Any batch of unequal lengths gives each sequence exactly what it gets alone:
+        /// encoder states, greedy outputs and choice scores.
+        #[test]
+        fn batched_equals_alone(
+            inputs in prop::collection::vec(prop::collection::vec(2u32..128, 1..24), 1..4),
+            choices in prop::collection::vec(prop::collection::vec(2u32..128, 1..6), 1..4),
+        ) {
+            let f = Fixture::open(&fixtures().join("heads_x_dkv_ne_dmodel"));
+            let m = f.model();
+            let opts = GenerateOptions {
+                max_new_tokens: 5,
+                min_new_tokens: 0,
+                ..Default::default()
+            };
+            let batched = m.generate_greedy(&inputs, &opts).unwrap();
+            let enc = m.encode(&inputs).unwrap();
+            let all = m.backend().to_host(enc.hidden()).unwrap();
+            prop_assert!(all.iter().all(|v| v.is_finite()));
+            let d = f.cfg.d_model;
+            for (i, ids) in inputs.iter().enumerate() {
+                let alone = m.generate_greedy(&[ids], &opts).unwrap();
+                prop_assert_eq!(&alone[0], &batched[i]);
+                let one = m.encode(&[ids]).unwrap();
+                let one = m.backend().to_host(one.hidden()).unwrap();
+                let start = i * enc.len() * d;
+                prop_assert!(rel_err(&all[start..start + ids.len() * d], &one) < 1e-6);
+            }
+            let s = m.score(&inputs[0], &choices, &ScoreOptions::default()).unwrap();
+            for (c, choice) in choices.iter().enumerate() {
+                let alone = m.score(&inputs[0], &[choice], &ScoreOptions::default()).unwrap();
+                prop_assert!((alone[0] - s[c]).abs() <= 1e-5 * s[c].abs().max(1.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn score_batch_over_examples_matches_hf() {
+    for name in ["v11_gelu_untied", "enc1_dec3", "long_distance"] {
+        let f = Fixture::open(&fixtures().join(name));
+        let m = f.model();
+        let inputs = f.ids("inputs");
+        let mut all: Vec<Vec<Vec<u32>>> = (0..inputs.len())
+            .map(|i| ids_of(&f.reference["choices"][i]))
+            .collect();
+        // Unequal choice counts across examples.
+        all[1].truncate(1);
+        let refs: Vec<&[Vec<u32>]> = all.iter().map(Vec::as_slice).collect();
+        let got = m
+            .score_batch(&inputs, &refs, &ScoreOptions::default())
+            .unwrap();
+        for (i, scores) in got.iter().enumerate() {
+            assert_eq!(scores.len(), all[i].len());
+            for (c, &g) in scores.iter().enumerate() {
+                let w = f.reference["scores"][i][c].as_f64().unwrap();
+                assert!(
+                    (g as f64 - w).abs() < TOL * w.abs().max(1.0),
+                    "{name}: example {i} choice {c}: {g} vs HF {w}"
+                );
+            }
+        }
+    }
+}
+
+/// An F16 checkpoint computes exactly what the F32 checkpoint of the same (f16-rounded)
+/// values computes: conversion at load is exact, compute is f32.
+#[test]
+fn f16_checkpoint_equals_f32_of_f16() {
+    use t0_core::safetensors::serialize;
+    use t0_core::tensor::DType;
+    let f = Fixture::open(&fixtures().join("gated_silu"));
+    let st = SafeTensors::parse(&f.weights).unwrap();
+    let mut f16s = Vec::new();
+    let mut f32s = Vec::new();
+    for n in st.tensor_names() {
+        let t = st.tensor(n).unwrap();
+        let v = t.to_f32_vec().unwrap();
+        let h: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x)).collect();
+        f16s.push((
+            n.to_string(),
+            DType::F16,
+            t.shape.to_vec(),
+            h.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+        ));
+        f32s.push((
+            n.to_string(),
+            DType::F32,
+            t.shape.to_vec(),
+            h.iter()
+                .flat_map(|x| x.to_f32().to_le_bytes())
+                .collect::<Vec<u8>>(),
+        ));
+    }
+    let file = |v: &Vec<(String, DType, Vec<usize>, Vec<u8>)>| {
+        let e: Vec<(&str, DType, &[usize], &[u8])> = v
+            .iter()
+            .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+            .collect();
+        serialize(&e, None)
+    };
+    let (a, b) = (file(&f16s), file(&f32s));
+    let load = |bytes: &[u8]| {
+        T5Model::load(
+            FastCpuBackend::new(),
+            &SafeTensors::parse(bytes).unwrap(),
+            &f.cfg,
+        )
+        .unwrap()
+    };
+    let (ma, mb) = (load(&a), load(&b));
+    let ids = &f.ids("inputs")[0];
+    let dec = &f.ids("decoder_ids")[0];
+    let la = ma.forward_logits(ids, dec).unwrap();
+    assert_eq!(la, mb.forward_logits(ids, dec).unwrap());
+    // And it stays close to the f32 model's HF logits.
+    assert!(rel_err(&la, &f.array("logits.0")) < 1e-2);
+}
+
+/// Splitting scoring into several decoder passes (a small logits budget) changes nothing.
+#[test]
+fn score_split_into_passes_matches_one_pass() {
+    let f = Fixture::open(&fixtures().join("v11_gelu_untied"));
+    let m = f.model();
+    let inputs = f.ids("inputs");
+    let all: Vec<Vec<Vec<u32>>> = (0..inputs.len())
+        .map(|i| ids_of(&f.reference["choices"][i]))
+        .collect();
+    let refs: Vec<&[Vec<u32>]> = all.iter().map(Vec::as_slice).collect();
+    let one = m
+        .score_batch(&inputs, &refs, &ScoreOptions::default())
+        .unwrap();
+    let row = f.cfg.vocab_size * 4;
+    // 1 row per pass (each choice alone), 7 rows (pairs of choices), 10 (one example).
+    for rows in [1, 7, 10] {
+        let opts = ScoreOptions {
+            max_logits_bytes: rows * row,
+            ..Default::default()
+        };
+        let split = m.score_batch(&inputs, &refs, &opts).unwrap();
+        for (a, b) in split.iter().flatten().zip(one.iter().flatten()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{rows}: {a} vs {b}"
+            );
+        }
+        assert_eq!(split.iter().map(Vec::len).sum::<usize>(), 9);
     }
 }

@@ -30,7 +30,7 @@ pub struct CudaDevice {
     /// stream, so stream order makes reuse safe).
     pool: Mutex<HashMap<usize, Vec<u64>>>,
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
-    persistent_faster: std::sync::OnceLock<bool>,
+    persistent_faster: std::sync::OnceLock<u8>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -323,14 +323,16 @@ impl CudaDevice {
         Some(ok)
     }
 
-    /// Whether the persistent TMA GEMM was timed faster than the plain TMA GEMM at the
-    /// self-check (on one 8192x4096x4096 product); automatic choice takes the faster.
-    pub fn persistent_faster(&self) -> Option<bool> {
+    /// For which GEMM epilogues the persistent TMA GEMM was timed faster than the plain TMA
+    /// GEMM at the self-check (one 8192x4096x4096 product per epilogue): bit `i` is set for
+    /// the epilogue with code `i` (f32 0, f32 add 1, bf16 2, gated GELU 3, gated SiLU 4,
+    /// ReLU 5). Automatic choice takes the faster kernel per epilogue.
+    pub fn persistent_faster_mask(&self) -> Option<u8> {
         self.persistent_faster.get().copied()
     }
 
-    pub(crate) fn set_persistent_faster(&self, faster: bool) {
-        let _ = self.persistent_faster.set(faster);
+    pub(crate) fn set_persistent_faster_mask(&self, mask: u8) {
+        let _ = self.persistent_faster.set(mask);
     }
 
     pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {

@@ -152,10 +152,13 @@ pub fn gemm(
                 && m.div_ceil(128) * n.div_ceil(256) >= 32
                 && matches!(dev.wgmma_checked(), Some((_, _, true, _) | (_, _, _, true))) =>
         {
+            // Persistent or plain by the timing per epilogue taken at the self-check (H100
+            // run 4: persistent wins with bf16 outputs, loses with f32 / f32-add ones).
+            let slower = dev
+                .persistent_faster_mask()
+                .is_some_and(|mask| (mask >> epi.code()) & 1 == 0);
             match dev.wgmma_checked() {
-                Some((_, _, true, true)) if dev.persistent_faster() == Some(false) => {
-                    GemmKernel::Tma
-                }
+                Some((_, _, true, true)) if slower => GemmKernel::Tma,
                 Some((_, _, _, true)) => GemmKernel::TmaPersistent,
                 _ => GemmKernel::Tma,
             }
@@ -312,26 +315,41 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
             && tma(GemmKernel::TmaPersistent),
     );
     if ok.2 && ok.3 {
-        match time_tma_pair(dev) {
-            Ok((plain, persistent)) => {
-                eprintln!(
-                    "t0-cuda: TMA GEMM 8192x4096x4096: plain {plain:.3} ms, persistent {persistent:.3} ms"
-                );
-                dev.set_persistent_faster(persistent <= plain);
+        let mut mask = 0u8;
+        for epi in [
+            Epilogue::F32,
+            Epilogue::AddF32,
+            Epilogue::Bf16,
+            Epilogue::GeGlu,
+        ] {
+            match time_tma_pair(dev, epi) {
+                Ok((plain, persistent)) => {
+                    eprintln!(
+                        "t0-cuda: TMA GEMM 8192x4096x4096 {epi:?}: plain {plain:.3} ms, persistent {persistent:.3} ms"
+                    );
+                    if persistent <= plain {
+                        mask |= 1 << epi.code();
+                    }
+                }
+                Err(e) => eprintln!("t0-cuda: timing the TMA GEMMs ({epi:?}) failed: {e}"),
             }
-            Err(e) => eprintln!("t0-cuda: timing the TMA GEMMs failed: {e}"),
         }
+        // SiLU-gated as GELU-gated, ReLU as bf16 (same stores).
+        mask |= ((mask >> 3) & 1) << 4;
+        mask |= ((mask >> 2) & 1) << 5;
+        dev.set_persistent_faster_mask(mask);
     }
     Ok(ok)
 }
 
 /// Times the plain and the persistent TMA GEMM (best of 3 after a warm-up) on an
-/// 8192x4096x4096 product with a bf16 epilogue, in ms.
-fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>) -> Result<(f64, f64)> {
+/// 8192x4096x4096 product with the epilogue `epi`, in ms.
+fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>, epi: Epilogue) -> Result<(f64, f64)> {
     let (m, n, k) = (8192usize, 4096usize, 4096usize);
     let a = dev.alloc(m * k * 2)?;
     let w = dev.alloc(n * k * 2)?;
-    let c = dev.alloc(m * n * 2)?;
+    let c = dev.alloc(m * n * 4)?;
+    dev.memset(&c, 0, m * n * 4, 0)?;
     init_uniform_bf16(dev, a.view(), m * k, 5, 1.0)?;
     init_uniform_bf16(dev, w.view(), n * k, 6, 0.02)?;
     let mut best = [f64::INFINITY; 2];
@@ -349,9 +367,9 @@ fn time_tma_pair(dev: &std::sync::Arc<CudaDevice>) -> Result<(f64, f64)> {
                 w.view(),
                 k,
                 c.view(),
-                n,
+                epi.out_cols(n),
                 (m, n, k),
-                Epilogue::Bf16,
+                epi,
                 kern,
             )?;
             dev.synchronize()?;

@@ -143,6 +143,7 @@ fn engine_matches_cpu_backend_on_fixture_models() {
                 &GenerateOptions {
                     max_new_tokens: max_new,
                     min_new_tokens: 0,
+                    ..Default::default()
                 },
             )
             .unwrap();

@@ -281,6 +281,88 @@ fn wgmma_gemm_matches_f64() {
     );
 }
 
+/// The gated (GELU / SiLU) epilogues of the TMA kernels: whole tiles take a branch-free path
+/// with paired 4-byte stores, ragged tiles and odd output strides the general one. Shapes with
+/// more tiles than multiprocessors (the persistent kernel walks several tiles per block), whole
+/// tiles beside ragged ones, and an output row stride wider than n / 2 (even: the fast path;
+/// odd: the general path). Outputs poisoned, padding columns checked untouched.
+#[test]
+fn wgmma_gated_epilogues_match_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    let mut rng = Rng::new(31);
+    for &(m, n, k, pad) in &[
+        (1100usize, 4608usize, 136usize, 0usize),
+        (1100, 4608, 136, 2),
+        (256, 768, 64, 1),
+        (300, 520, 200, 0),
+        (128, 256, 4096, 0),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let (h, ldc) = (n / 2, n / 2 + pad);
+        for kern in [GemmKernel::Auto, GemmKernel::Tma, GemmKernel::TmaPersistent] {
+            for (epi, f) in [
+                (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
+                (Epilogue::SwiGlu, r::silu),
+            ] {
+                let o = poisoned(&dev, m * ldc * 2);
+                ops::gemm(
+                    &dev,
+                    ab.view(),
+                    k,
+                    wb.view(),
+                    k,
+                    o.view(),
+                    ldc,
+                    (m, n, k),
+                    epi,
+                    kern,
+                )
+                .unwrap();
+                let mut raw = vec![0u16; m * ldc];
+                dev.download(&o, 0, &mut raw).unwrap();
+                let all = r::from_bf16_bits(&raw);
+                let got: Vec<f32> = (0..m * h).map(|i| all[(i / h) * ldc + i % h]).collect();
+                let wg: Vec<f64> = (0..m * h)
+                    .map(|i| {
+                        let (row, c) = (i / h, i % h);
+                        f(want[row * n + 2 * c]) * want[row * n + 2 * c + 1]
+                    })
+                    .collect();
+                check(
+                    &format!("gemm {kern:?} {epi:?} {m}x{n}x{k} ldc {ldc}"),
+                    &got,
+                    &wg,
+                    1e-2,
+                );
+                // Element-wise too: each output within 2e-2 of the largest reference value.
+                let big = wg.iter().fold(0f64, |x, y| x.max(y.abs()));
+                for (i, (g, w)) in got.iter().zip(&wg).enumerate() {
+                    assert!(
+                        ((*g as f64) - w).abs() <= 2e-2 * big,
+                        "{kern:?} {epi:?} {m}x{n}x{k}: element {i} = {g}, want {w}"
+                    );
+                }
+                for row in 0..m {
+                    for c in h..ldc {
+                        assert_eq!(
+                            raw[row * ldc + c],
+                            0xffff,
+                            "padding written at ({row}, {c})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gemm_strided_operands() {
     let Some(dev) = device() else { return };

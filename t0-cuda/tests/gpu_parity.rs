@@ -145,6 +145,7 @@ fn cuda_backend_matches_cpu_backend_on_fixture_models() {
         let opts = GenerateOptions {
             max_new_tokens: reference["max_new_tokens"].as_u64().unwrap() as usize,
             min_new_tokens: 0,
+            ..Default::default()
         };
         let gc = cpu.generate_greedy(&inputs, &opts).unwrap();
         let gg = gpu.generate_greedy(&inputs, &opts).unwrap();

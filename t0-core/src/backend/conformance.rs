@@ -587,13 +587,78 @@ pub fn check_heads<B: Backend>(be: &B, tol: Tolerance) -> Check {
     Ok(())
 }
 
+/// `gather_seqs` and `reorder_seqs` (generation's batch compaction and beam reordering):
+/// repeated, permuted and cyclic indices, the `used` row limit, and bad indices as errors.
+pub fn check_seq_moves<B: Backend>(be: &B) -> Check {
+    let (n, rows, cols) = (4usize, 3usize, 5usize);
+    let data: Vec<f32> = (0..n * rows * cols).map(|i| i as f32).collect();
+    let seq = rows * cols;
+    let orig = be
+        .upload(n * rows, cols, &data)
+        .map_err(|e| be_err("upload", "seq moves", e))?;
+    for idx in [vec![2usize, 0], vec![3, 3, 1], vec![1], vec![0, 1, 2, 3, 0]] {
+        let case = format!("gather {idx:?}");
+        let got = be
+            .gather_seqs(&orig, rows, &idx)
+            .and_then(|t| be.to_host(&t))
+            .map_err(|e| be_err("gather_seqs", &case, e))?;
+        let want: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| data[i * seq..(i + 1) * seq].iter().copied())
+            .collect();
+        if got != want {
+            return Err(fail("gather_seqs", &case, format!("got {got:?}")));
+        }
+    }
+    for (idx, used) in [
+        (vec![1usize, 0, 3, 2], 3usize),
+        (vec![0, 0, 0, 0], 2),
+        (vec![1, 2, 3, 0], 3),
+        (vec![3, 3, 1, 1], 1),
+        (vec![0, 1, 2, 3], 3),
+        (vec![2, 0, 2, 1], 0),
+    ] {
+        let case = format!("reorder {idx:?} used {used}");
+        let mut t = be
+            .upload(n * rows, cols, &data)
+            .map_err(|e| be_err("upload", &case, e))?;
+        be.reorder_seqs(&mut t, rows, used, &idx)
+            .map_err(|e| be_err("reorder_seqs", &case, e))?;
+        let got = be.to_host(&t).map_err(|e| be_err("to_host", &case, e))?;
+        for (i, &j) in idx.iter().enumerate() {
+            let live = used * cols;
+            if got[i * seq..i * seq + live] != data[j * seq..j * seq + live] {
+                return Err(fail(
+                    "reorder_seqs",
+                    &case,
+                    format!("sequence {i}: {got:?}"),
+                ));
+            }
+        }
+    }
+    let mut t = be
+        .upload(n * rows, cols, &data)
+        .map_err(|e| be_err("upload", "bad", e))?;
+    if be.gather_seqs(&orig, rows, &[4]).is_ok()
+        || be.reorder_seqs(&mut t, rows, 1, &[0, 1]).is_ok()
+    {
+        return Err(fail(
+            "gather_seqs/reorder_seqs",
+            "bad indices",
+            "accepted".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Every check above.
 pub fn check_all<B: Backend>(be: &B, tol: Tolerance) -> Check {
     check_linear(be, tol)?;
     check_elementwise(be, tol)?;
     check_cache(be)?;
     check_attention(be, tol)?;
-    check_heads(be, tol)
+    check_heads(be, tol)?;
+    check_seq_moves(be)
 }
 
 #[cfg(test)]

@@ -339,6 +339,50 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn reorder_seqs(
+        &self,
+        x: &mut CpuTensor,
+        rows_per_seq: usize,
+        used: usize,
+        idx: &[usize],
+    ) -> Result<(), BackendError> {
+        let n = idx.len();
+        if used > rows_per_seq
+            || rows_per_seq == 0
+            || Some(x.rows) != n.checked_mul(rows_per_seq)
+            || idx.iter().any(|&i| i >= n)
+        {
+            return Err(shape_err(
+                "reorder_seqs",
+                format!(
+                    "{} rows as {n} sequences of {rows_per_seq} ({used} used), {idx:?}",
+                    x.rows
+                ),
+            ));
+        }
+        // In place: sources that are overwritten before they are read are saved first
+        // (only their `used` rows); everything else is a copy within `x.data`.
+        let (seq, live) = (rows_per_seq * x.cols, used * x.cols);
+        let mut saved: Vec<(usize, Vec<f32>)> = Vec::new();
+        for (dst, &src) in idx.iter().enumerate() {
+            if src != dst && idx[..dst].iter().all(|&s| s != src) && idx[src] != src {
+                // `src` will be overwritten (it is itself a destination that moves).
+                saved.push((src, x.data[src * seq..src * seq + live].to_vec()));
+            }
+        }
+        for (dst, &src) in idx.iter().enumerate() {
+            if src == dst {
+                continue;
+            }
+            if let Some((_, v)) = saved.iter().find(|(s, _)| *s == src) {
+                x.data[dst * seq..dst * seq + live].copy_from_slice(v);
+            } else {
+                x.data.copy_within(src * seq..src * seq + live, dst * seq);
+            }
+        }
+        Ok(())
+    }
+
     fn attention(
         &self,
         q: &CpuTensor,

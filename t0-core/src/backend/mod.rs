@@ -290,6 +290,76 @@ pub trait Backend {
         logits: &Self::Tensor,
         targets: &[u32],
     ) -> Result<Vec<f32>, BackendError>;
+
+    // ---- sequence moves for generation (default implementations; override for speed) ----
+
+    /// Gathers whole sequences: `x` is `[n·rows_per_seq, cols]` (`n` sequences of
+    /// `rows_per_seq` rows); returns `[idx.len()·rows_per_seq, cols]` whose sequence `i` is
+    /// `x`'s sequence `idx[i]` (indices may repeat). Generation uses it to drop finished
+    /// sequences from the batch (encoder outputs, cross-attention K/V, self-attention
+    /// caches), which happens at most once per sequence.
+    ///
+    /// The default goes through the host ([`Backend::to_host`] + [`Backend::upload`]); a
+    /// device backend should override it with a device-side copy.
+    fn gather_seqs(
+        &self,
+        x: &Self::Tensor,
+        rows_per_seq: usize,
+        idx: &[usize],
+    ) -> Result<Self::Tensor, BackendError> {
+        let [rows, cols] = self.shape(x);
+        let bad = || BackendError::Shape {
+            op: "gather_seqs",
+            detail: alloc::format!("[{rows}, {cols}] as sequences of {rows_per_seq} rows, {idx:?}"),
+        };
+        if rows_per_seq == 0 || rows % rows_per_seq != 0 {
+            return Err(bad());
+        }
+        let n = rows / rows_per_seq;
+        if idx.iter().any(|&i| i >= n) {
+            return Err(bad());
+        }
+        let host = self.to_host(x)?;
+        let seq = rows_per_seq * cols;
+        let mut out = Vec::with_capacity(idx.len() * seq);
+        for &i in idx {
+            out.extend_from_slice(&host[i * seq..(i + 1) * seq]);
+        }
+        self.upload(idx.len() * rows_per_seq, cols, &out)
+    }
+
+    /// Reorders sequences **in place**: afterwards sequence `i` of `x` holds what sequence
+    /// `idx[i]` held before (`idx.len()` = number of sequences; indices may repeat, as when
+    /// two beams continue the same hypothesis). Only the first `used` rows of each sequence
+    /// need to move (the rest are unused cache slots). Beam search calls this on every
+    /// self-attention cache at every step.
+    ///
+    /// The default builds the result with [`Backend::gather_seqs`] and replaces `x`
+    /// (one allocation per call); backends should override it with a copy inside the
+    /// existing allocation ([`CpuBackend`] does).
+    fn reorder_seqs(
+        &self,
+        x: &mut Self::Tensor,
+        rows_per_seq: usize,
+        used: usize,
+        idx: &[usize],
+    ) -> Result<(), BackendError> {
+        let [rows, _] = self.shape(x);
+        if used > rows_per_seq || rows_per_seq == 0 || idx.len() * rows_per_seq != rows {
+            return Err(BackendError::Shape {
+                op: "reorder_seqs",
+                detail: alloc::format!(
+                    "{rows} rows as {} sequences of {rows_per_seq} ({used} used)",
+                    idx.len()
+                ),
+            });
+        }
+        if idx.iter().enumerate().all(|(i, &j)| i == j) {
+            return Ok(());
+        }
+        *x = self.gather_seqs(x, rows_per_seq, idx)?;
+        Ok(())
+    }
 }
 
 /// Checks that a weight is a float tensor of rank `rank`; returns its dims.

@@ -57,6 +57,37 @@ impl<B: Backend> DecoderCache<B> {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+    /// Sequences (rows of the batch) the cache holds.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Reorders the cached sequences in place (beam search): sequence `i` takes what
+    /// sequence `idx[i]` held. Uses [`Backend::reorder_seqs`] on every layer's K and V; no
+    /// cache is reallocated by a backend that overrides it.
+    pub fn reorder(&mut self, be: &B, idx: &[usize]) -> Result<(), ModelError> {
+        for t in self.k.iter_mut().chain(self.v.iter_mut()) {
+            be.reorder_seqs(t, self.capacity, self.len, idx)?;
+        }
+        Ok(())
+    }
+
+    /// A smaller cache holding sequences `idx` (finished sequences leave the batch),
+    /// through [`Backend::gather_seqs`].
+    pub fn select(&self, be: &B, idx: &[usize]) -> Result<Self, ModelError> {
+        let g = |ts: &[B::Tensor]| -> Result<Vec<B::Tensor>, ModelError> {
+            ts.iter()
+                .map(|t| Ok(be.gather_seqs(t, self.capacity, idx)?))
+                .collect()
+        };
+        Ok(DecoderCache {
+            k: g(&self.k)?,
+            v: g(&self.v)?,
+            batch: idx.len(),
+            capacity: self.capacity,
+            len: self.len,
+        })
+    }
 }
 
 impl<B: Backend> Decoder<B> {

@@ -117,6 +117,25 @@ pub struct EncoderOutput<B: Backend> {
 }
 
 impl<B: Backend> EncoderOutput<B> {
+    /// The outputs of sequences `idx` only (generation drops finished inputs from the
+    /// batch), through [`Backend::gather_seqs`]: hidden states and every layer's
+    /// cross-attention K/V.
+    pub fn select(&self, be: &B, idx: &[usize]) -> Result<Self, ModelError> {
+        let g = |t: &B::Tensor| be.gather_seqs(t, self.len, idx);
+        let cross = self
+            .cross
+            .iter()
+            .map(|(k, v)| Ok((g(k)?, g(v)?)))
+            .collect::<Result<CrossKv<B>, ModelError>>()?;
+        Ok(EncoderOutput {
+            hidden: g(&self.hidden)?,
+            cross,
+            batch: idx.len(),
+            len: self.len,
+            lens: idx.iter().map(|&i| self.lens[i]).collect(),
+        })
+    }
+
     /// The final hidden states, `[batch·len, d_model]`, sequence after sequence, padded on
     /// the right to [`EncoderOutput::len`] (rows past a sequence's length are padding).
     pub fn hidden(&self) -> &B::Tensor {

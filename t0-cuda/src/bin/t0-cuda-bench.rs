@@ -402,6 +402,7 @@ fn generic(dev: &Arc<CudaDevice>, name: &str) -> Result<Vec<Row>> {
     let opts = GenerateOptions {
         max_new_tokens: 64,
         min_new_tokens: 0,
+        ..Default::default()
     };
     let mut ntok = 0;
     let total = time_ms(dev, 2, || {
@@ -575,9 +576,9 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     println!(
-        "wgmma self-check (basic, pipelined, tma, persistent tma): {:?}; persistent faster: {:?}",
+        "wgmma self-check (basic, pipelined, tma, persistent tma): {:?}; persistent faster for epilogues (bit = f32, add, bf16, geglu, swiglu, relu): {:?}",
         dev.wgmma_checked(),
-        dev.persistent_faster()
+        dev.persistent_faster_mask().map(|m| format!("{m:06b}"))
     );
     if want_kernels {
         if let Err(e) = kernels(&dev, quick) {

@@ -183,6 +183,36 @@ __device__ __forceinline__ void tma_load_2d(u32 dst, const TmaDesc* map, u32 bar
         : "memory");
 }
 
+// Gated epilogue (EPI_GEGLU / EPI_SWIGLU) of a whole 64 x 256 consumer tile whose rows and
+// columns are all in range: branch-free, the activations of all 32 column pairs of rows wr
+// and wr + 8 are independent (so they interleave), and lanes t, t ^ 1 of each quad swap one
+// value so that each lane stores two adjacent outputs as one 4-byte word (even lanes row wr,
+// odd lanes row wr + 8). Needs ldc even and `out` 4-byte aligned; every lane of the warp must
+// take part (__shfl_xor_sync).
+__device__ __forceinline__ float gelu_fast(float x) {
+    // 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+    const float u = 0.7978845608028654f * fmaf(0.044715f * x, x * x, x);
+    return __fdividef(x, 1.0f + __expf(-2.0f * u));
+}
+__device__ __forceinline__ float silu_fast(float x) { return __fdividef(x, 1.0f + __expf(-x)); }
+template <int MODE>
+__device__ __forceinline__ void epi_gated_tile(const float* d, void* out, long long ldc, int wr, int bn0, int t) {
+    const bool odd = (t & 1) != 0;
+    u16* row = (u16*)out + (long long)(odd ? wr + 8 : wr) * ldc + (bn0 >> 1) + (t & ~1);
+#pragma unroll
+    for (int j = 0; j < 32; ++j) {
+        const float y0 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j]) : silu_fast(d[4 * j])) * d[4 * j + 1];
+        const float y1 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j + 2]) : silu_fast(d[4 * j + 2])) * d[4 * j + 3];
+        const float recv = __shfl_xor_sync(0xffffffffu, odd ? y0 : y1, 1);
+        *(u32*)(row + 4 * j) = odd ? pack2(recv, y1) : pack2(y0, recv);
+    }
+}
+// True when the tile at (bm0, bn0) takes the gated fast path (uniform over the block).
+__device__ __forceinline__ bool gated_fast(int mode, const void* out, long long ldc, int bm0, int bn0, int M, int N) {
+    return (mode == EPI_GEGLU || mode == EPI_SWIGLU) && bm0 + W_BM <= M && bn0 + W_BN <= N && (ldc & 1) == 0 &&
+           (((unsigned long long)out) & 3ull) == 0;
+}
+
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
@@ -258,6 +288,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
         const bool atomic = gridDim.z > 1;
         const int g = lane >> 2, t = lane & 3;
         const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+        if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+            if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+            else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+            return;
+        }
 #pragma unroll
         for (int j = 0; j < 32; ++j) {
             const int n = bn0 + j * 8 + t * 2;
@@ -269,41 +304,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
     }
 }
 
-// Epilogue of the persistent kernel: as epi_pair, with 8-byte (f32) and 4-byte (bf16) stores
-// where the address allows.
-__device__ __forceinline__ void epi_pair_v(int mode, void* out, long long ldc, int m, int n, float v0,
-                                           float v1, int N) {
-    const bool two = (n + 1) < N;
-    if (mode == EPI_F32 || mode == EPI_ADD_F32) {
-        float* o = (float*)out + (long long)m * ldc + n;
-        if (two && (((unsigned long long)o) & 7ull) == 0) {
-            float2 v = make_float2(v0, v1);
-            if (mode == EPI_ADD_F32) {
-                const float2 p = *(const float2*)o;
-                v.x += p.x;
-                v.y += p.y;
-            }
-            *(float2*)o = v;
-            return;
-        }
-    } else if (mode == EPI_BF16 || mode == EPI_RELU) {
-        u16* o = (u16*)out + (long long)m * ldc + n;
-        if (two && (((unsigned long long)o) & 3ull) == 0) {
-            if (mode == EPI_RELU) {
-                v0 = fmaxf(v0, 0.0f);
-                v1 = fmaxf(v1, 0.0f);
-            }
-            *(u32*)o = pack2(v0, v1);
-            return;
-        }
-    }
-    epi_pair(mode, out, ldc, m, n, v0, v1, N, false);
-}
-
 // Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
 // the tiles blockIdx.x, blockIdx.x + gridDim.x, ... in the same grouped order; the stage ring
 // and its phases run on across tiles, so the producer fetches the next tile's first stages
-// while the consumers store the previous tile. No split over K (gridDim.z must be 1).
+// while the consumers store the previous tile. No split over K (gridDim.z must be 1). Scalar
+// stores as gemm_bf16_tma (8/4-byte vector stores made the plain kernel 28 % slower, run 5).
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
@@ -383,12 +388,17 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
             if (nk > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
 
             const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+            if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+                if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+                else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+                continue;
+            }
 #pragma unroll
             for (int j = 0; j < 32; ++j) {
                 const int n = bn0 + j * 8 + t * 2;
                 if (n < N) {
-                    if (wr < M) epi_pair_v(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N);
-                    if (wr + 8 < M) epi_pair_v(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N);
+                    if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
+                    if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
                 }
             }
         }
