@@ -15,6 +15,9 @@ use crate::text::Text;
 /// Arguments of `t0 generate`.
 #[derive(Args)]
 pub struct GenerateArgs {
+    /// Quantized linear weights: quantize at load (float checkpoint) or load a `t0 quantize`d one.
+    #[arg(long, value_enum)]
+    dtype: Option<crate::quantize::QuantDtype>,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
     #[arg(long)]
@@ -93,6 +96,16 @@ fn parse_early_stopping(s: &str) -> Result<EarlyStopping, String> {
 
 /// Runs `t0 generate`.
 pub fn run(a: GenerateArgs) -> Result<(), String> {
+    match a.dtype {
+        Some(d) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
+        None => run_on(load_model(&a.model)?, a),
+    }
+}
+
+fn run_on<B: t0_core::backend::Backend>(
+    mut model: t0_core::model::T5Model<B>,
+    a: GenerateArgs,
+) -> Result<(), String> {
     let mut opts = GenerateOptions {
         max_new_tokens: a.max_new_tokens,
         min_new_tokens: a.min_new_tokens,
@@ -113,7 +126,6 @@ pub fn run(a: GenerateArgs) -> Result<(), String> {
     if a.stream && a.num_return_sequences != 1 {
         return Err("--stream prints one sequence: drop --num-return-sequences".into());
     }
-    let mut model = load_model(&a.model)?;
     model.set_limits(InputLimits {
         max_input_tokens: a.max_input_tokens,
         max_target_tokens: InputLimits::default()

@@ -11,6 +11,7 @@ mod forward;
 mod generate;
 mod model_io;
 mod prompts;
+mod quantize;
 mod score;
 mod text;
 mod tokenize;
@@ -63,6 +64,8 @@ enum Command {
     },
     /// Benchmark workloads W1-W4 on random-weight T0-shaped models (`t0 bench --help`).
     Bench(bench::BenchArgs),
+    /// Write an int8 / 4-bit quantized copy of a checkpoint: `t0 quantize --model DIR --out DIR --dtype int8|q4`.
+    Quantize(quantize::QuantizeArgs),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -92,6 +95,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Prompts { cmd } => prompts::run(cmd),
         Command::Eval(a) => eval::run(a),
         Command::Bench(args) => bench::run(args),
+        Command::Quantize(a) => quantize::run(a),
     }
 }
 

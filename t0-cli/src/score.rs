@@ -11,6 +11,9 @@ use crate::text::Text;
 /// Arguments of `t0 score`.
 #[derive(Args)]
 pub struct ScoreArgs {
+    /// Quantized linear weights: quantize at load (float checkpoint) or load a `t0 quantize`d one.
+    #[arg(long, value_enum)]
+    dtype: Option<crate::quantize::QuantDtype>,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
     #[arg(long)]
@@ -38,11 +41,20 @@ pub struct ScoreArgs {
 
 /// Runs `t0 score`: prints one line per choice (`<log-likelihood>\t<choice>`) and the winner.
 pub fn run(a: ScoreArgs) -> Result<(), String> {
+    match a.dtype {
+        Some(d) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
+        None => run_on(load_model(&a.model)?, a),
+    }
+}
+
+fn run_on<B: t0_core::backend::Backend>(
+    model: t0_core::model::T5Model<B>,
+    a: ScoreArgs,
+) -> Result<(), String> {
     let mut opts = ScoreOptions::t_zero();
     if a.mean {
         opts.reduction = Reduction::Mean;
     }
-    let model = load_model(&a.model)?;
     let (input, choices, labels): (Vec<u32>, Vec<Vec<u32>>, Vec<String>) =
         if let (Some(i), Some(c)) = (&a.input_ids, &a.choice_ids) {
             let choices = split_choices(c)

@@ -41,6 +41,7 @@ pub mod generate;
 #[cfg(feature = "std")]
 pub mod loader;
 pub mod model;
+pub mod quant;
 pub mod random;
 pub mod safetensors;
 pub mod score;

@@ -37,6 +37,7 @@ pub mod pack;
 mod par;
 #[cfg(feature = "std")]
 pub mod probe;
+pub mod quant;
 pub mod scalar;
 mod simd;
 #[cfg(target_arch = "x86_64")]
