@@ -240,9 +240,9 @@ impl Client {
         Ok(RepoInfo { sha, files })
     }
 
-    /// `HEAD <endpoint>/<repo>/resolve/<commit>/<file>`, following redirects on the Hub's
-    /// own host and stopping at the first one to another host (the LFS CDN), whose
-    /// answer carries `X-Linked-Etag` / `X-Linked-Size`, as huggingface_hub does.
+    /// `HEAD <endpoint>/<repo>/resolve/<commit>/<file>`, following relative redirects
+    /// and stopping at the first absolute one (to the LFS CDN), whose answer carries
+    /// `X-Linked-Etag` / `X-Linked-Size`, as huggingface_hub's `get_hf_file_metadata` does.
     pub(crate) fn file_meta(
         &self,
         m: &ModelRef,
@@ -265,16 +265,13 @@ impl Client {
                     url: url.clone(),
                     reason: "redirect without a Location header".into(),
                 })?;
-                let next = if loc.starts_with('/') {
-                    format!("{}{loc}", origin(&url))
-                } else {
-                    loc.to_string()
-                };
-                if origin(&next) == origin(&url) {
-                    url = next;
+                if loc.starts_with('/') {
+                    // A relative redirect (a renamed repo): follow it.
+                    url = format!("{}{loc}", origin(&url));
                     continue;
                 }
-                download = next;
+                // An absolute one (the LFS CDN): its headers describe the file.
+                download = loc.to_string();
             } else if !(200..300).contains(&status) {
                 return Err(self.status_error(m, Some(file), &url, &resp));
             }

@@ -44,7 +44,8 @@ pub struct Faults {
     pub drop_after: Option<(String, usize)>,
     /// Serve this file with one byte flipped.
     pub corrupt: Option<String>,
-    /// Serve this file one byte short (with a matching Content-Length).
+    /// Serve this file's body one byte short (with a matching Content-Length; HEAD
+    /// still announces the true size).
     pub truncate: Option<String>,
     /// Answer 200 with the whole file even when a Range was asked for.
     pub ignore_range: bool,
@@ -67,12 +68,16 @@ struct State {
 /// The server; stops when dropped.
 pub struct FakeHub {
     addr: SocketAddr,
+    cdn: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -95,22 +100,33 @@ fn percent_decode(s: &str) -> String {
 
 impl FakeHub {
     pub fn start() -> Self {
+        // The Hub and its "CDN" listen on two ports: two origins, as in production, so
+        // tests can check that the token never leaves the Hub's origin.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let cdn_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let cdn = cdn_listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if sp.load(Ordering::SeqCst) {
-                    break;
+        for l in [listener, cdn_listener] {
+            let (st, sp) = (state.clone(), stop.clone());
+            thread::spawn(move || {
+                for conn in l.incoming() {
+                    if sp.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let st = st.clone();
+                    thread::spawn(move || handle(conn, cdn, &st));
                 }
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                thread::spawn(move || handle(conn, addr, &st));
-            }
-        });
-        FakeHub { addr, state, stop }
+            });
+        }
+        FakeHub {
+            addr,
+            cdn,
+            state,
+            stop,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -131,7 +147,11 @@ impl FakeHub {
             lfs: lfs.iter().map(|s| s.to_string()).collect(),
             token: None,
         };
-        self.state.lock().unwrap().repos.insert(id.to_string(), repo);
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .insert(id.to_string(), repo);
         commit
     }
 
@@ -158,6 +178,7 @@ impl Drop for FakeHub {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
+        let _ = TcpStream::connect(self.cdn);
     }
 }
 
@@ -187,7 +208,7 @@ fn error(status: u16, code: &str, msg: &str) -> Answer {
     a
 }
 
-fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) {
+fn handle(conn: TcpStream, cdn: SocketAddr, state: &Mutex<State>) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() || line.is_empty() {
@@ -215,7 +236,7 @@ fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) {
     let a = {
         let mut st = state.lock().unwrap();
         st.requests.push(req.clone());
-        route(&mut st, &req, addr)
+        route(&mut st, &req, cdn)
     };
     let mut out = conn;
     let reason = match a.status {
@@ -248,7 +269,7 @@ fn handle(conn: TcpStream, addr: SocketAddr, state: &Mutex<State>) {
     let _ = out.shutdown(Shutdown::Both);
 }
 
-fn route(st: &mut State, req: &Request, addr: SocketAddr) -> Answer {
+fn route(st: &mut State, req: &Request, cdn: SocketAddr) -> Answer {
     let path = req.path.split('?').next().unwrap_or("");
     if let Some(rest) = path.strip_prefix("/api/models/") {
         let segs: Vec<&str> = rest.splitn(4, '/').collect();
@@ -273,7 +294,8 @@ fn route(st: &mut State, req: &Request, addr: SocketAddr) -> Answer {
             siblings.join(",")
         )
         .into_bytes();
-        a.headers.push(("Content-Type".into(), "application/json".into()));
+        a.headers
+            .push(("Content-Type".into(), "application/json".into()));
         return a;
     }
     if let Some(sha) = path.strip_prefix("/cdn/") {
@@ -308,11 +330,14 @@ fn route(st: &mut State, req: &Request, addr: SocketAddr) -> Answer {
     if repo.lfs.contains(&file) {
         let mut a = answer(302);
         a.headers = vec![
-            ("Location".into(), format!("http://{addr}/cdn/{sha}")),
+            ("Location".into(), format!("http://{cdn}/cdn/{sha}")),
             ("X-Repo-Commit".into(), commit),
             ("X-Linked-Etag".into(), format!("\"{sha}\"")),
             ("X-Linked-Size".into(), bytes.len().to_string()),
-            ("ETag".into(), format!("\"{}\"", &sha256_hex(sha.as_bytes())[..40])),
+            (
+                "ETag".into(),
+                format!("\"{}\"", &sha256_hex(sha.as_bytes())[..40]),
+            ),
         ];
         return a;
     }
@@ -323,18 +348,17 @@ fn route(st: &mut State, req: &Request, addr: SocketAddr) -> Answer {
     serve(st, req, &file, &bytes, extra)
 }
 
-fn check_repo<'a>(
-    st: &'a State,
-    id: &str,
-    rev: &str,
-    req: &Request,
-) -> Result<&'a Repo, Answer> {
+fn check_repo<'a>(st: &'a State, id: &str, rev: &str, req: &Request) -> Result<&'a Repo, Answer> {
     let Some(repo) = st.repos.get(id) else {
         return Err(error(404, "RepoNotFound", "Repository not found"));
     };
     if let Some(t) = &repo.token {
         if req.authorization.as_deref() != Some(&format!("Bearer {t}")) {
-            return Err(error(401, "", "Invalid credentials in Authorization header"));
+            return Err(error(
+                401,
+                "",
+                "Invalid credentials in Authorization header",
+            ));
         }
     }
     if rev != "main" && rev != repo.commit {
@@ -356,7 +380,8 @@ fn serve(
         let mid = body.len() / 2;
         body[mid] ^= 0xff;
     }
-    if st.faults.truncate.as_deref() == Some(name) {
+    // Only the body is short: HEAD still announces the true size.
+    if st.faults.truncate.as_deref() == Some(name) && req.method == "GET" {
         body.pop();
     }
     let total = body.len();
