@@ -5,6 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod forward;
+mod generate;
+mod model_io;
+mod score;
+mod text;
+mod tokenize;
+
 /// t0: run T0 and other T5-family models without Python.
 #[derive(Parser)]
 #[command(name = "t0", version, about)]
@@ -19,6 +26,30 @@ enum Command {
     Config {
         /// A config.json file, or a model directory holding one.
         path: PathBuf,
+    },
+    /// Greedy generation: `t0 generate --model DIR TEXT`.
+    Generate(generate::GenerateArgs),
+    /// Rank classification: `t0 score --model DIR --choices "yes|||no" TEXT`.
+    Score(score::ScoreArgs),
+    /// Decoder logits of one example as .npy (for checking numerics).
+    Forward(forward::ForwardArgs),
+    /// Tokenize one line of stdin: prints space-separated ids (or pieces).
+    Tokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Print pieces instead of ids.
+        #[arg(long)]
+        pieces: bool,
+        /// Append the EOS token.
+        #[arg(long)]
+        eos: bool,
+    },
+    /// Decode one line of space-separated ids from stdin into text.
+    Detokenize {
+        /// A spiece.model, a tokenizer.json, or a directory holding one.
+        #[arg(long)]
+        tokenizer: PathBuf,
     },
 }
 
@@ -37,6 +68,15 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
+        Command::Generate(a) => generate::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Forward(a) => forward::run(a),
+        Command::Tokenize {
+            tokenizer,
+            pieces,
+            eos,
+        } => tokenize::tokenize(&tokenizer, pieces, eos),
+        Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
     }
 }
 

@@ -3,8 +3,10 @@
 use core::fmt;
 
 use crate::config::ConfigError;
+use crate::model::ModelError;
 use crate::safetensors::SafetensorsError;
 use crate::safetensors::index::IndexError;
+use crate::tokenizer::TokenizerError;
 use crate::weights::WeightsError;
 
 /// Any error t0-core returns.
@@ -15,10 +17,14 @@ pub enum Error {
     Config(ConfigError),
     /// A safetensors file is malformed.
     Safetensors(SafetensorsError),
+    /// Loading or running the model failed.
+    Model(ModelError),
     /// A `model.safetensors.index.json` is malformed.
     Index(IndexError),
     /// A checkpoint's tensors do not match its configuration.
     Weights(WeightsError),
+    /// A tokenizer file is malformed or unsupported.
+    Tokenizer(TokenizerError),
 }
 
 impl fmt::Display for Error {
@@ -26,8 +32,10 @@ impl fmt::Display for Error {
         match self {
             Error::Config(e) => write!(f, "config: {e}"),
             Error::Safetensors(e) => write!(f, "safetensors: {e}"),
+            Error::Model(e) => write!(f, "model: {e}"),
             Error::Index(e) => write!(f, "safetensors index: {e}"),
             Error::Weights(e) => write!(f, "weights: {e}"),
+            Error::Tokenizer(e) => write!(f, "tokenizer: {e}"),
         }
     }
 }
@@ -46,6 +54,12 @@ impl From<SafetensorsError> for Error {
     }
 }
 
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        Error::Model(e)
+    }
+}
+
 impl From<IndexError> for Error {
     fn from(e: IndexError) -> Self {
         Error::Index(e)
@@ -55,5 +69,11 @@ impl From<IndexError> for Error {
 impl From<WeightsError> for Error {
     fn from(e: WeightsError) -> Self {
         Error::Weights(e)
+    }
+}
+
+impl From<TokenizerError> for Error {
+    fn from(e: TokenizerError) -> Self {
+        Error::Tokenizer(e)
     }
 }
