@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod forward;
 mod generate;
+mod hub;
 mod model_io;
 mod score;
 mod text;
@@ -51,6 +52,14 @@ enum Command {
         #[arg(long)]
         tokenizer: PathBuf,
     },
+    /// Download a model from the Hugging Face Hub into the shared Hub cache (prints its
+    /// directory): `t0 download bigscience/T0_3B`.
+    #[cfg(feature = "hub")]
+    Download(hub::DownloadArgs),
+    /// The Hub cache: `t0 cache list`.
+    #[cfg(feature = "hub")]
+    #[command(subcommand)]
+    Cache(hub::CacheCommand),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -68,9 +77,22 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
-        Command::Generate(a) => generate::run(a),
-        Command::Score(a) => score::run(a),
-        Command::Forward(a) => forward::run(a),
+        Command::Generate(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            generate::run(a)
+        }
+        Command::Score(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            score::run(a)
+        }
+        Command::Forward(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            forward::run(a)
+        }
+        #[cfg(feature = "hub")]
+        Command::Download(a) => hub::download(a),
+        #[cfg(feature = "hub")]
+        Command::Cache(c) => hub::cache(c),
         Command::Tokenize {
             tokenizer,
             pieces,
