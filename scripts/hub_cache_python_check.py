@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Checks that huggingface_hub (Python) reads a Hub cache written by t0.
 
-Usage: hub_cache_python_check.py CACHE_DIR REPO_ID COMMIT FILE...
+Usage:
+  hub_cache_python_check.py CACHE_DIR REPO_ID COMMIT FILE...     check a cache t0 wrote
+  hub_cache_python_check.py --download CACHE_DIR REPO_ID FILE...  fill a cache from HF_ENDPOINT
 
-Run by t0-hub's test `python_huggingface_hub_reads_our_cache` on a cache it filled from its
-fake Hub. Checks: `scan_cache_dir` reports no warnings and sees the repo, the commit, the
-`main` ref and every file; `hf_hub_download(..., local_files_only=True)` returns our
-snapshot file for the branch and for the commit; LFS blobs are named by their sha256.
+Run by t0-hub's tests against their fake Hub. The check: `scan_cache_dir` reports no
+warnings and sees the repo, the commit, the `main` ref and every file;
+`hf_hub_download(..., local_files_only=True)` returns our snapshot file for the branch and
+for the commit; LFS blobs are named by their sha256. `--download` makes huggingface_hub
+itself write the cache (from the server in HF_ENDPOINT), for t0 to reuse.
 
 Requires: huggingface_hub (checked with 0.36.2: `pip install huggingface_hub==0.36.2`).
 """
@@ -18,7 +21,16 @@ import sys
 from huggingface_hub import hf_hub_download, scan_cache_dir
 
 
+def download(cache: str, repo: str, files: list) -> None:
+    for f in files:
+        hf_hub_download(repo, f, cache_dir=cache)
+    print("ok: downloaded")
+
+
 def main() -> None:
+    if sys.argv[1] == "--download":
+        download(sys.argv[2], sys.argv[3], sys.argv[4:])
+        return
     cache, repo, commit, *files = sys.argv[1:]
     info = scan_cache_dir(cache)
     assert not info.warnings, info.warnings

@@ -124,6 +124,8 @@ impl Client {
                     req = req.header("Authorization", &format!("Bearer {t}"));
                 }
             }
+            // Byte-exact bodies: sizes and hashes are of the uncompressed file.
+            req = req.header("Accept-Encoding", "identity");
             if let Some(start) = range_from {
                 req = req.header("Range", &format!("bytes={start}-"));
             }
@@ -464,7 +466,7 @@ impl Client {
             }
         }
         fs::rename(&part, blob).map_err(|e| HubError::io(blob, e))?;
-        pb.finish_and_clear();
+        pb.finish();
         Ok(received)
     }
 }

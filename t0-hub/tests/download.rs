@@ -503,11 +503,9 @@ fn a_cache_written_by_python_is_reused() {
     );
 }
 
-/// huggingface_hub (Python) reads a cache t0 wrote: `scan_cache_dir` sees the repo and
-/// `hf_hub_download(..., local_files_only=True)` returns our files. Skips without Python
-/// or huggingface_hub (`T0_PYTHON`, default /work/venv/bin/python, else `python3`).
-#[test]
-fn python_huggingface_hub_reads_our_cache() {
+/// The Python interpreter with huggingface_hub (`T0_PYTHON`, default /work/venv/bin/python,
+/// else `python3`), or None (the caller skips with a message).
+fn python() -> Option<String> {
     let py = std::env::var("T0_PYTHON").unwrap_or_else(|_| {
         if Path::new("/work/venv/bin/python").exists() {
             "/work/venv/bin/python".into()
@@ -519,29 +517,77 @@ fn python_huggingface_hub_reads_our_cache() {
         .args(["-c", "import huggingface_hub"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
+    if ok {
+        Some(py)
+    } else {
         eprintln!("skipping: {py} cannot import huggingface_hub");
-        return;
+        None
     }
+}
+
+fn run_script(py: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/hub_cache_python_check.py");
+    let mut c = std::process::Command::new(py);
+    c.arg(&script).args(args);
+    for k in [
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HF_ENDPOINT",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// huggingface_hub (Python) reads a cache t0 wrote: `scan_cache_dir` sees the repo and
+/// `hf_hub_download(..., local_files_only=True)` returns our files.
+#[test]
+fn python_huggingface_hub_reads_our_cache() {
+    let Some(py) = python() else { return };
     let (hub, commit, files) = server();
     let cache = tempfile::tempdir().unwrap();
     resolve_model(REPO, &opts(&hub, cache.path())).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/hub_cache_python_check.py");
-    let out = std::process::Command::new(&py)
-        .arg(&script)
-        .arg(cache.path())
-        .arg(REPO)
-        .arg(&commit)
-        .args(files.iter().map(|(n, _)| n.as_str()))
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let mut args = vec![cache.path().to_str().unwrap(), REPO, commit.as_str()];
+    args.extend(files.iter().map(|(n, _)| n.as_str()));
+    run_script(&py, &args, &[("HF_HUB_OFFLINE", "1")]);
+}
+
+/// t0 reuses a cache that huggingface_hub itself downloaded (from the same fake Hub):
+/// no request at all, and the files are the same.
+#[test]
+fn a_cache_downloaded_by_python_is_reused_without_requests() {
+    let Some(py) = python() else { return };
+    let (hub, commit, files) = server();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = vec!["--download", cache.path().to_str().unwrap(), REPO];
+    args.extend(files.iter().map(|(n, _)| n.as_str()));
+    run_script(
+        &py,
+        &args,
+        &[
+            ("HF_ENDPOINT", &hub.url()),
+            ("HF_HUB_DISABLE_TELEMETRY", "1"),
+        ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ok"), "{stdout}");
+    assert!(
+        hub.requests().iter().any(|r| r.method == "GET"),
+        "Python did download"
+    );
+    hub.clear_requests();
+    let dir = resolve_model(REPO, &opts(&hub, cache.path())).unwrap();
+    assert_eq!(dir, repo_dir(cache.path()).join("snapshots").join(&commit));
+    assert_same_files(&dir, &files);
+    assert!(hub.requests().is_empty(), "{:#?}", hub.requests());
 }
