@@ -42,6 +42,37 @@ impl RepoCache {
         self.dir.join("blobs").join(etag)
     }
 
+    /// Takes the download lock of a blob, `<cache>/.locks/models--owner--name/<etag>.lock`:
+    /// the file huggingface_hub locks (flock on Unix), so t0 and Python processes never
+    /// download the same blob at once. Waits for another holder (calling `waiting` once
+    /// first); released when the returned file is dropped, or by the OS if the process dies.
+    pub fn lock_blob(&self, etag: &str, waiting: impl FnOnce()) -> Result<fs::File, HubError> {
+        let name = self.dir.file_name().unwrap_or_default();
+        let dir = self
+            .dir
+            .parent()
+            .unwrap_or(&self.dir)
+            .join(".locks")
+            .join(name);
+        fs::create_dir_all(&dir).map_err(|e| HubError::io(&dir, e))?;
+        let path = dir.join(format!("{etag}.lock"));
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| HubError::io(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                waiting();
+                f.lock().map_err(|e| HubError::io(&path, e))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(HubError::io(&path, e)),
+        }
+        Ok(f)
+    }
+
     /// `snapshots/<commit>`.
     pub fn snapshot_dir(&self, commit: &str) -> PathBuf {
         self.dir.join("snapshots").join(commit)
@@ -76,9 +107,9 @@ impl RepoCache {
         let parent = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(parent).map_err(|e| HubError::io(parent, e))?;
         let tmp = path.with_file_name(format!(
-            ".{}.tmp{}",
+            ".{}.{}",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("ref"),
-            std::process::id()
+            unique_suffix()
         ));
         fs::write(&tmp, commit).map_err(|e| HubError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| HubError::io(&path, e))
@@ -108,7 +139,8 @@ impl RepoCache {
 
     /// Makes `snapshots/<commit>/<file>` point to `blobs/<etag>` with a relative symlink
     /// (`../../blobs/<etag>`, one more `../` per folder level in `file`), replacing what
-    /// was there. Where symlinks are unavailable (Windows without developer mode) the blob
+    /// was there (a link already pointing there is left alone, so concurrent callers never
+    /// see the file vanish). Where symlinks are unavailable (Windows without developer mode) the blob
     /// is copied, as huggingface_hub does.
     pub fn link(&self, commit: &str, file: &str, etag: &str) -> Result<PathBuf, HubError> {
         check_file_name(file)?;
@@ -122,8 +154,16 @@ impl RepoCache {
         }
         target.push("blobs");
         target.push(etag);
+        if fs::read_link(&dst).is_ok_and(|t| t == target) && dst.is_file() {
+            return Ok(dst);
+        }
         if fs::symlink_metadata(&dst).is_ok() {
-            fs::remove_file(&dst).map_err(|e| HubError::io(&dst, e))?;
+            match fs::remove_file(&dst) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(HubError::io(&dst, e));
+                }
+                _ => {}
+            }
         }
         #[cfg(unix)]
         let linked = std::os::unix::fs::symlink(&target, &dst);
@@ -132,11 +172,26 @@ impl RepoCache {
         #[cfg(not(any(unix, windows)))]
         let linked: std::io::Result<()> = Err(std::io::ErrorKind::Unsupported.into());
         if linked.is_err() {
+            // Another process or thread may have made the same link in between.
+            if fs::read_link(&dst).is_ok_and(|t| t == target) {
+                return Ok(dst);
+            }
             let blob = self.blob_path(etag);
             fs::copy(&blob, &dst).map_err(|e| HubError::io(&dst, e))?;
         }
         Ok(dst)
     }
+}
+
+/// `tmp<pid>-<n>`: unique among processes and threads, for temporary file names.
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "tmp{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A repository found in the cache by [`scan`].
@@ -277,6 +332,26 @@ mod tests {
         f.write_all(bytes).map_err(|e| HubError::io(&tmp, e))?;
         drop(f);
         fs::rename(&tmp, path).map_err(|e| HubError::io(path, e))
+    }
+
+    #[test]
+    fn blob_lock_is_where_huggingface_hub_puts_it_and_excludes() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let rc = RepoCache::new(dir.path(), &ModelRef::parse("o/n").unwrap());
+        let first = rc.lock_blob("e1", || panic!("free lock")).unwrap();
+        assert!(dir.path().join(".locks/models--o--n/e1.lock").is_file());
+        let waited = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| rc.lock_blob("e1", || waited.store(true, Ordering::SeqCst)));
+            while !waited.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            drop(first);
+            h.join().unwrap().unwrap();
+        });
+        // Another blob's lock is independent.
+        rc.lock_blob("e2", || panic!("free lock")).unwrap();
     }
 
     #[test]

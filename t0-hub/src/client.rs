@@ -119,10 +119,10 @@ impl Client {
                 Method::Get => self.agent.get(&url),
                 Method::Head => self.agent.head(&url),
             };
-            if origin(&url) == origin(&self.opts.endpoint) {
-                if let Some(t) = &self.opts.token {
-                    req = req.header("Authorization", &format!("Bearer {t}"));
-                }
+            if origin(&url) == origin(&self.opts.endpoint)
+                && let Some(t) = &self.opts.token
+            {
+                req = req.header("Authorization", &format!("Bearer {t}"));
             }
             // Byte-exact bodies: sizes and hashes are of the uncompressed file.
             req = req.header("Accept-Encoding", "identity");
@@ -465,7 +465,13 @@ impl Client {
                 });
             }
         }
-        fs::rename(&part, blob).map_err(|e| HubError::io(blob, e))?;
+        if let Err(e) = fs::rename(&part, blob) {
+            // Another process finishing the same blob first renamed it already.
+            let done = fs::metadata(blob).is_ok_and(|md| md.len() == meta.size);
+            if !done {
+                return Err(HubError::io(blob, e));
+            }
+        }
         pb.finish();
         Ok(received)
     }

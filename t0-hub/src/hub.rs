@@ -211,8 +211,18 @@ impl Hub {
         let meta = self.client.file_meta(m, commit, file)?;
         let blob = rc.blob_path(&meta.etag);
         let mut got = 0;
-        let complete = fs::metadata(&blob).is_ok_and(|md| md.is_file() && md.len() == meta.size);
-        if !complete {
+        let complete = || fs::metadata(&blob).is_ok_and(|md| md.is_file() && md.len() == meta.size);
+        // Under the blob's lock, re-checked: another process may have just finished it.
+        let _lock = if complete() {
+            None
+        } else {
+            Some(rc.lock_blob(&meta.etag, || {
+                if !self.opts.quiet {
+                    eprintln!("t0: waiting for another download of {file} to finish");
+                }
+            })?)
+        };
+        if !complete() {
             if !self.opts.quiet {
                 eprintln!(
                     "t0: fetching {}@{}: {file} ({})",

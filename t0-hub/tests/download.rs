@@ -207,6 +207,31 @@ fn resume_across_calls_from_the_incomplete_file() {
 }
 
 #[test]
+fn concurrent_resolutions_of_one_model_share_the_cache() {
+    let (hub, commit, files) = server();
+    let cache = tempfile::tempdir().unwrap();
+    let o = opts(&hub, cache.path());
+    let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| resolve_model(REPO, &o)))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+    });
+    for d in &dirs {
+        assert_eq!(d, &repo_dir(cache.path()).join("snapshots").join(&commit));
+        assert_same_files(d, &files);
+    }
+    #[cfg(unix)]
+    assert!(
+        fs::symlink_metadata(dirs[0].join("model.safetensors"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    no_leftovers(cache.path());
+}
+
+#[test]
 fn a_server_that_ignores_range_restarts_from_zero() {
     let (hub, _, files) = server();
     hub.set_faults(Faults {

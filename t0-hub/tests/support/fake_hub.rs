@@ -85,12 +85,16 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        let hex = match b[i] {
+            b'%' => s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+            _ => None,
+        };
+        if let Some(v) = hex {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -352,14 +356,13 @@ fn check_repo<'a>(st: &'a State, id: &str, rev: &str, req: &Request) -> Result<&
     let Some(repo) = st.repos.get(id) else {
         return Err(error(404, "RepoNotFound", "Repository not found"));
     };
-    if let Some(t) = &repo.token {
-        if req.authorization.as_deref() != Some(&format!("Bearer {t}")) {
-            return Err(error(
-                401,
-                "",
-                "Invalid credentials in Authorization header",
-            ));
-        }
+    let authorized = |t: &String| req.authorization.as_deref() == Some(&format!("Bearer {t}"));
+    if repo.token.as_ref().is_some_and(|t| !authorized(t)) {
+        return Err(error(
+            401,
+            "",
+            "Invalid credentials in Authorization header",
+        ));
     }
     if rev != "main" && rev != repo.commit {
         return Err(error(404, "RevisionNotFound", "Invalid rev id"));
@@ -411,15 +414,17 @@ fn serve(
         }
         _ => a.body = body,
     }
-    if req.method == "GET" {
-        if let Some((f, n)) = st.faults.drop_after.clone() {
-            if f == name {
-                st.faults.drop_after = None;
-                a.headers
-                    .push(("Content-Length".into(), a.body.len().to_string()));
-                a.cut = Some(n);
-            }
-        }
+    let drop_now = req.method == "GET"
+        && st
+            .faults
+            .drop_after
+            .as_ref()
+            .is_some_and(|(f, _)| f == name);
+    if drop_now {
+        let n = st.faults.drop_after.take().map_or(0, |(_, n)| n);
+        a.headers
+            .push(("Content-Length".into(), a.body.len().to_string()));
+        a.cut = Some(n);
     }
     a
 }
