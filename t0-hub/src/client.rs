@@ -326,6 +326,25 @@ impl Client {
         meta: &FileMeta,
         blob: &Path,
     ) -> Result<u64, HubError> {
+        let part = blob.with_file_name(format!("{}.incomplete", meta.etag));
+        let resumed = fs::metadata(&part).is_ok_and(|md| md.len() > 0);
+        match self.download_once(m, file, meta, blob) {
+            // A partial file left by an earlier run was bad (the mismatch deleted it):
+            // one fresh start before giving up.
+            Err(HubError::HashMismatch { .. } | HubError::SizeMismatch { .. }) if resumed => {
+                self.download_once(m, file, meta, blob)
+            }
+            r => r,
+        }
+    }
+
+    fn download_once(
+        &self,
+        m: &ModelRef,
+        file: &str,
+        meta: &FileMeta,
+        blob: &Path,
+    ) -> Result<u64, HubError> {
         let dir = blob.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| HubError::io(dir, e))?;
         let part = blob.with_file_name(format!("{}.incomplete", meta.etag));
@@ -393,6 +412,18 @@ impl Client {
                         hasher = Sha256::new();
                         f.set_len(0).map_err(io)?;
                     }
+                }
+                416 if have > 0 => {
+                    // The server has fewer bytes than the partial file: start over.
+                    failures += 1;
+                    if failures > self.opts.retries {
+                        pb.abandon();
+                        return Err(self.status_error(m, Some(file), &url, &resp));
+                    }
+                    have = 0;
+                    hasher = Sha256::new();
+                    f.set_len(0).map_err(io)?;
+                    continue;
                 }
                 _ => {
                     pb.abandon();

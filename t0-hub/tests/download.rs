@@ -232,6 +232,41 @@ fn concurrent_resolutions_of_one_model_share_the_cache() {
 }
 
 #[test]
+fn a_bad_partial_file_from_an_earlier_run_is_replaced() {
+    let (hub, _, files) = server();
+    let w = &files
+        .iter()
+        .find(|(n, _)| n == "model.safetensors")
+        .unwrap()
+        .1;
+    for stale in [vec![0xAAu8; 1000], vec![0xAAu8; w.len()]] {
+        let cache = tempfile::tempdir().unwrap();
+        let blobs = repo_dir(cache.path()).join("blobs");
+        fs::create_dir_all(&blobs).unwrap();
+        fs::write(blobs.join(format!("{}.incomplete", sha256_hex(w))), &stale).unwrap();
+        hub.clear_requests();
+        let dir = resolve_model(REPO, &opts(&hub, cache.path())).unwrap();
+        assert_same_files(&dir, &files);
+        let cdn: Vec<_> = hub
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/cdn/"))
+            .map(|r| r.range)
+            .collect();
+        // Resumed with a Range (unless the stale file had full length already), the hash
+        // did not match, then fetched afresh; spiece.model once.
+        let short = stale.len() < w.len();
+        let ranged: Vec<_> = cdn.iter().flatten().collect();
+        assert_eq!(ranged.len(), usize::from(short), "{cdn:?}");
+        if short {
+            assert_eq!(ranged[0], &format!("bytes={}-", stale.len()));
+        }
+        assert_eq!(cdn.len(), 2 + usize::from(short), "{cdn:?}");
+        no_leftovers(cache.path());
+    }
+}
+
+#[test]
 fn a_server_that_ignores_range_restarts_from_zero() {
     let (hub, _, files) = server();
     hub.set_faults(Faults {
