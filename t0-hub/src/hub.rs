@@ -1,6 +1,7 @@
 //! [`Hub`]: which files t0 needs, the cache-first resolution, and downloads.
 
 use std::fs;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use t0_core::safetensors::index::{MAX_INDEX_LEN, ShardIndex};
@@ -223,7 +224,8 @@ impl Hub {
             })?)
         };
         if !complete() {
-            if !self.opts.quiet {
+            // On a terminal the progress bar names the file; in logs, one line per file.
+            if !self.opts.quiet && !std::io::stderr().is_terminal() {
                 eprintln!(
                     "t0: fetching {}@{}: {file} ({})",
                     m.repo_id(),

@@ -2,9 +2,10 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The bar's layout: file name, bar, bytes done / total, rate, time left.
+/// The bar's layout: file name, bar, bytes done / total, rate, time left (decimal units,
+/// as the Hub shows sizes).
 pub const TEMPLATE: &str =
-    "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
+    "{msg:30!} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}";
 
 /// A bar for downloading `file` of `size` bytes, starting at `start` (resume); hidden when
 /// `quiet` (indicatif also draws nothing when stderr is not a terminal).
