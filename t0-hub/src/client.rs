@@ -87,9 +87,28 @@ fn origin(url: &str) -> &str {
     }
 }
 
+/// Whether `url`'s host is `localhost` or a loopback address (127.0.0.0/8, `[::1]`).
+fn is_loopback(url: &str) -> bool {
+    let o = origin(url);
+    let host_port = o.split_once("://").map_or(o, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Client {
     pub(crate) fn new(opts: &HubOptions) -> Self {
-        let agent: Agent = Agent::config_builder()
+        let mut config = Agent::config_builder();
+        if is_loopback(&opts.endpoint) {
+            // A local mirror or test server: a proxy from HTTP(S)_PROXY cannot reach it.
+            config = config.proxy(None);
+        }
+        let agent: Agent = config
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("t0/", env!("CARGO_PKG_VERSION"), "; hf_hub/t0-hub"))
@@ -526,6 +545,25 @@ mod tests {
         assert_eq!(origin("http://127.0.0.1:8/a/b"), "http://127.0.0.1:8");
         assert_eq!(origin("https://huggingface.co"), "https://huggingface.co");
         assert_eq!(origin("https://cdn.x/y?z"), "https://cdn.x");
+    }
+
+    #[test]
+    fn loopback_endpoints() {
+        for u in [
+            "http://127.0.0.1:8",
+            "http://localhost",
+            "http://[::1]:80/x",
+            "http://127.9.9.9",
+        ] {
+            assert!(is_loopback(u), "{u}");
+        }
+        for u in [
+            "https://huggingface.co",
+            "http://10.0.0.1:8",
+            "http://[2001:db8::1]",
+        ] {
+            assert!(!is_loopback(u), "{u}");
+        }
     }
 
     #[test]

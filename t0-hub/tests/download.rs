@@ -598,6 +598,9 @@ fn run_script(py: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     ] {
         c.env_remove(k);
     }
+    // The fake Hub is on 127.0.0.1: no proxy can reach it.
+    c.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
     for (k, v) in env {
         c.env(k, v);
     }
