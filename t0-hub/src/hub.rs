@@ -107,10 +107,13 @@ impl Hub {
             } else if !dir.is_dir() {
                 return Err(offline(format!("no snapshot {commit}")));
             }
+            let mut files = Vec::new();
+            list_files(&dir, "", &mut files);
+            files.sort();
             return Ok(Snapshot {
                 dir,
                 commit,
-                files: Vec::new(),
+                files,
                 downloaded: 0,
             });
         }
@@ -237,6 +240,19 @@ impl Hub {
         }
         rc.link(commit, file, &meta.etag)?;
         Ok(got)
+    }
+}
+
+/// The files (following links; dangling ones skipped) under a snapshot, as repo paths.
+fn list_files(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        match fs::metadata(e.path()) {
+            Ok(md) if md.is_dir() => list_files(&e.path(), &format!("{name}/"), out),
+            Ok(_) => out.push(name),
+            Err(_) => {}
+        }
     }
 }
 

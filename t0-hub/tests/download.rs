@@ -410,7 +410,13 @@ fn offline_mode_with_and_without_a_cached_copy() {
     assert_eq!(resolve_model(REPO, &o).unwrap(), dir);
     assert_eq!(resolve_model(&format!("{REPO}@{commit}"), &o).unwrap(), dir);
     let hub_api = Hub::new(o.clone());
-    assert_eq!(hub_api.download(&model(REPO), &[]).unwrap().dir, dir);
+    let snap = hub_api.download(&model(REPO), &[]).unwrap();
+    assert_eq!(snap.dir, dir);
+    assert_eq!(
+        snap.files,
+        ["config.json", "model.safetensors", "spiece.model"]
+    );
+    assert_eq!(snap.downloaded, 0);
     assert!(hub.requests().is_empty());
     assert_same_files(&dir, &files);
     // A revision never fetched is an offline error even with another one cached.
