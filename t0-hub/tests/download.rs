@@ -342,6 +342,30 @@ fn a_short_file_is_rejected_and_not_left_in_the_cache() {
 }
 
 #[test]
+fn a_renamed_repo_follows_the_relative_redirects() {
+    let (hub, commit, files) = server();
+    hub.add_alias("old-owner/old-name", REPO);
+    let cache = tempfile::tempdir().unwrap();
+    let dir = resolve_model("old-owner/old-name", &opts(&hub, cache.path())).unwrap();
+    // Cached under the name asked for, as huggingface_hub does.
+    let want = cache
+        .path()
+        .join("models--old-owner--old-name/snapshots")
+        .join(&commit);
+    assert_eq!(dir, want);
+    assert_same_files(&dir, &files);
+    let reqs = hub.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.path.starts_with("/api/models/old-owner/old-name/"))
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| r.path.starts_with(&format!("/{REPO}/resolve/")))
+    );
+}
+
+#[test]
 fn a_missing_repo_is_a_clear_error_naming_it() {
     let (hub, _, _) = server();
     let cache = tempfile::tempdir().unwrap();

@@ -61,6 +61,8 @@ struct Repo {
 #[derive(Default)]
 struct State {
     repos: BTreeMap<String, Repo>,
+    /// Renamed repos: old id → new id (answered with a relative 307, as the Hub does).
+    aliases: BTreeMap<String, String>,
     requests: Vec<Request>,
     faults: Faults,
 }
@@ -165,6 +167,12 @@ impl FakeHub {
         s.repos.get_mut(id).unwrap().token = Some(token.to_string());
     }
 
+    /// Makes `old` a former name of `new`: its URLs answer 307 with a relative Location.
+    pub fn add_alias(&self, old: &str, new: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.aliases.insert(old.to_string(), new.to_string());
+    }
+
     pub fn set_faults(&self, f: Faults) {
         self.state.lock().unwrap().faults = f;
     }
@@ -247,6 +255,7 @@ fn handle(conn: TcpStream, cdn: SocketAddr, state: &Mutex<State>) {
         200 => "OK",
         206 => "Partial Content",
         302 => "Found",
+        307 => "Temporary Redirect",
         401 => "Unauthorized",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
@@ -275,6 +284,16 @@ fn handle(conn: TcpStream, cdn: SocketAddr, state: &Mutex<State>) {
 
 fn route(st: &mut State, req: &Request, cdn: SocketAddr) -> Answer {
     let path = req.path.split('?').next().unwrap_or("");
+    for (old, new) in &st.aliases {
+        for prefix in ["/api/models/", "/"] {
+            if let Some(rest) = path.strip_prefix(&format!("{prefix}{old}/")) {
+                let mut a = answer(307);
+                a.headers
+                    .push(("Location".into(), format!("{prefix}{new}/{rest}")));
+                return a;
+            }
+        }
+    }
     if let Some(rest) = path.strip_prefix("/api/models/") {
         let segs: Vec<&str> = rest.splitn(4, '/').collect();
         if segs.len() != 4 || segs[2] != "revision" {
