@@ -23,9 +23,9 @@ use t0_prompts::{RenderOptions, TemplateCollection};
 /// Arguments of `t0 eval`.
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Model directory (config.json, weights, spiece.model or tokenizer.json).
+    /// Model directory (config.json, weights, spiece.model or tokenizer.json), or a Hub repo id.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// PromptSource templates folder (holding `super_glue/rte/templates.yaml`, ...).
     #[arg(long)]
     templates: PathBuf,

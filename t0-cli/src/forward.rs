@@ -10,8 +10,9 @@ use crate::model_io::{load_model, parse_ids, write_npy};
 #[derive(Args)]
 pub struct ForwardArgs {
     /// Model directory (config.json + model.safetensors or a sharded index).
+    /// Or a Hugging Face Hub repo id, `owner/name[@revision]`, fetched into the Hub cache.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// Encoder input token ids ("5 17 42" or "5,17,42").
     #[arg(long)]
     input_ids: String,

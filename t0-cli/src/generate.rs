@@ -20,8 +20,9 @@ pub struct GenerateArgs {
     dtype: Option<crate::quantize::QuantDtype>,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
+    /// Or a Hugging Face Hub repo id, `owner/name[@revision]`, fetched into the Hub cache.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// Most tokens to generate (EOS included).
     #[arg(long, default_value_t = GenerateOptions::default().max_new_tokens)]
     max_new_tokens: usize,

@@ -9,6 +9,7 @@ mod bench;
 mod eval;
 mod forward;
 mod generate;
+mod hub;
 mod model_io;
 mod prompts;
 mod quantize;
@@ -66,6 +67,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write an int8 / 4-bit quantized copy of a checkpoint: `t0 quantize --model DIR --out DIR --dtype int8|q4`.
     Quantize(quantize::QuantizeArgs),
+    /// Download a model from the Hugging Face Hub into the shared Hub cache (prints its
+    /// directory): `t0 download bigscience/T0_3B`.
+    #[cfg(feature = "hub")]
+    Download(hub::DownloadArgs),
+    /// The Hub cache: `t0 cache list`.
+    #[cfg(feature = "hub")]
+    #[command(subcommand)]
+    Cache(hub::CacheCommand),
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -83,9 +92,22 @@ fn run(cli: Cli) -> Result<(), String> {
             print!("{}", cfg.to_json());
             Ok(())
         }
-        Command::Generate(a) => generate::run(a),
-        Command::Score(a) => score::run(a),
-        Command::Forward(a) => forward::run(a),
+        Command::Generate(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            generate::run(a)
+        }
+        Command::Score(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            score::run(a)
+        }
+        Command::Forward(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            forward::run(a)
+        }
+        #[cfg(feature = "hub")]
+        Command::Download(a) => hub::download(a),
+        #[cfg(feature = "hub")]
+        Command::Cache(c) => hub::cache(c),
         Command::Tokenize {
             tokenizer,
             pieces,
@@ -93,7 +115,10 @@ fn run(cli: Cli) -> Result<(), String> {
         } => tokenize::tokenize(&tokenizer, pieces, eos),
         Command::Detokenize { tokenizer } => tokenize::detokenize(&tokenizer),
         Command::Prompts { cmd } => prompts::run(cmd),
-        Command::Eval(a) => eval::run(a),
+        Command::Eval(mut a) => {
+            a.model = hub::model_dir(&a.model)?;
+            eval::run(a)
+        }
         Command::Bench(args) => bench::run(args),
         Command::Quantize(a) => quantize::run(a),
     }

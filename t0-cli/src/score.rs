@@ -16,8 +16,9 @@ pub struct ScoreArgs {
     dtype: Option<crate::quantize::QuantDtype>,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
+    /// Or a Hugging Face Hub repo id, `owner/name[@revision]`, fetched into the Hub cache.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// Answer choices separated by `|||` ("yes|||no").
     #[arg(long, required_unless_present = "choice_ids")]
     choices: Option<String>,
