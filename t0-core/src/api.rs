@@ -280,13 +280,13 @@ impl Model {
     /// compute is f32.
     pub fn load(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Model, ApiError> {
         let dir = dir.as_ref();
-        if let Some(t) = opts.threads {
-            if t != 1 {
-                return Err(ApiError::InvalidOption {
-                    option: "threads",
-                    reason: format!("the reference CPU backend runs 1 thread, not {t}"),
-                });
-            }
+        if let Some(t) = opts.threads
+            && t != 1
+        {
+            return Err(ApiError::InvalidOption {
+                option: "threads",
+                reason: format!("the reference CPU backend runs 1 thread, not {t}"),
+            });
         }
         if opts.max_input_tokens == 0 || opts.max_target_tokens == 0 {
             return Err(ApiError::InvalidOption {

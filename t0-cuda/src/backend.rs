@@ -341,10 +341,10 @@ impl Backend for CudaBackend {
         up: Option<&CudaTensor>,
         act: Activation,
     ) -> Result<(), BackendError> {
-        if let Some(u) = up {
-            if (u.rows, u.cols) != (gate.rows, gate.cols) {
-                return Err(shape_err("activation", "gate and up differ".into()));
-            }
+        if let Some(u) = up
+            && (u.rows, u.cols) != (gate.rows, gate.cols)
+        {
+            return Err(shape_err("activation", "gate and up differ".into()));
         }
         let a = match act {
             Activation::Relu => Act::Relu,
@@ -380,7 +380,7 @@ impl Backend for CudaBackend {
         cap: usize,
         at: usize,
     ) -> Result<(), BackendError> {
-        if batch == 0 || src.rows % batch != 0 {
+        if batch == 0 || !src.rows.is_multiple_of(batch) {
             return Err(shape_err(
                 "write_rows",
                 format!("{} rows for batch {batch}", src.rows),
@@ -419,7 +419,7 @@ impl Backend for CudaBackend {
         p: &AttentionParams<'_, CudaTensor>,
     ) -> Result<CudaTensor, BackendError> {
         let inner = p.heads * p.d_kv;
-        if p.kv_group == 0 || p.batch % p.kv_group != 0 {
+        if p.kv_group == 0 || !p.batch.is_multiple_of(p.kv_group) {
             return Err(shape_err("attention", format!("kv_group {}", p.kv_group)));
         }
         let kvb = p.batch / p.kv_group;

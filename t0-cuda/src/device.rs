@@ -664,7 +664,12 @@ impl TensorMapArg {
             CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave,
             CUtensorMapL2promotion, CUtensorMapSwizzle,
         };
-        if ptr % 16 != 0 || (ld * 2) % 16 != 0 || rows == 0 || cols == 0 || ld < cols {
+        if !ptr.is_multiple_of(16)
+            || !(ld * 2).is_multiple_of(16)
+            || rows == 0
+            || cols == 0
+            || ld < cols
+        {
             return Err(CudaError::Shape(format!(
                 "tensor map: pointer {ptr:#x}, rows {rows}, cols {cols}, ld {ld}"
             )));

@@ -640,8 +640,8 @@ impl CudaT5 {
     ) -> Result<DevBuf> {
         if batch == 0
             || ids.is_empty()
-            || ids.len() % batch != 0
-            || batch % enc.batch != 0
+            || !ids.len().is_multiple_of(batch)
+            || !batch.is_multiple_of(enc.batch)
             || enc.cross.len() != self.dec.len()
         {
             return Err(CudaError::Shape(

@@ -134,11 +134,11 @@ pub fn gemm(
     )?;
     let (mi, ni, ki) = (i32_of(m, "m")?, i32_of(n, "n")?, i32_of(k, "k")?);
     let aligned = k % 8 == 0
-        && lda % 8 == 0
-        && ldw % 8 == 0
-        && a.ptr() % 16 == 0
-        && w.ptr() % 16 == 0
-        && (epi.out_size() == 2 || out.ptr() % 4 == 0);
+        && lda.is_multiple_of(8)
+        && ldw.is_multiple_of(8)
+        && a.ptr().is_multiple_of(16)
+        && w.ptr().is_multiple_of(16)
+        && (epi.out_size() == 2 || out.ptr().is_multiple_of(4));
     let kernel = match kernel {
         GemmKernel::Auto if !aligned => GemmKernel::Simple,
         GemmKernel::Auto if m == 1 => GemmKernel::Gemv,

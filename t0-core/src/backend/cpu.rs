@@ -323,7 +323,7 @@ impl Backend for CpuBackend {
                 ),
             )
         };
-        if batch == 0 || src.rows % batch != 0 || src.cols != dst.cols {
+        if batch == 0 || !src.rows.is_multiple_of(batch) || src.cols != dst.cols {
             return Err(bad());
         }
         let n = src.rows / batch;
@@ -392,7 +392,7 @@ impl Backend for CpuBackend {
     ) -> Result<CpuTensor, BackendError> {
         let inner = p.heads * p.d_kv;
         let bad = |what: &str| shape_err("attention", format!("{what} ({p:?})"));
-        if p.kv_group == 0 || p.batch % p.kv_group != 0 {
+        if p.kv_group == 0 || !p.batch.is_multiple_of(p.kv_group) {
             return Err(bad("kv_group must divide batch"));
         }
         let kv_batch = p.batch / p.kv_group;
@@ -405,16 +405,16 @@ impl Backend for CpuBackend {
         if p.kv_len > p.kv_cap {
             return Err(bad("kv_len > kv_cap"));
         }
-        if let Some(l) = p.key_lens {
-            if l.len() != kv_batch {
-                return Err(bad("key_lens length"));
-            }
+        if let Some(l) = p.key_lens
+            && l.len() != kv_batch
+        {
+            return Err(bad("key_lens length"));
         }
         let span = (p.q_len + p.kv_len).saturating_sub(1);
-        if let Some(b) = p.bias {
-            if b.rows != p.heads || b.cols != span {
-                return Err(bad("bias shape"));
-            }
+        if let Some(b) = p.bias
+            && (b.rows != p.heads || b.cols != span)
+        {
+            return Err(bad("bias shape"));
         }
         let mut out = vec![0.0f32; p.batch * p.q_len * inner];
         let mut scores = vec![0.0f32; p.kv_len];

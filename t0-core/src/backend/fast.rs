@@ -335,7 +335,7 @@ impl Backend for FastCpuBackend {
                 ),
             )
         };
-        if batch == 0 || src.rows % batch != 0 || src.cols != dst.cols {
+        if batch == 0 || !src.rows.is_multiple_of(batch) || src.cols != dst.cols {
             return Err(bad());
         }
         let n = src.rows / batch;
@@ -360,7 +360,7 @@ impl Backend for FastCpuBackend {
     ) -> Result<FastTensor, BackendError> {
         let inner = p.heads * p.d_kv;
         let bad = |what: &str| shape_err("attention", format!("{what} ({p:?})"));
-        if p.kv_group == 0 || p.batch % p.kv_group != 0 {
+        if p.kv_group == 0 || !p.batch.is_multiple_of(p.kv_group) {
             return Err(bad("kv_group must divide batch"));
         }
         let kv_batch = p.batch / p.kv_group;
@@ -377,16 +377,16 @@ impl Backend for FastCpuBackend {
         if p.kv_len > p.kv_cap {
             return Err(bad("kv_len > kv_cap"));
         }
-        if let Some(l) = p.key_lens {
-            if l.len() != kv_batch {
-                return Err(bad("key_lens length"));
-            }
+        if let Some(l) = p.key_lens
+            && l.len() != kv_batch
+        {
+            return Err(bad("key_lens length"));
         }
         let span = (p.q_len + p.kv_len).saturating_sub(1);
-        if let Some(b) = p.bias {
-            if b.rows != p.heads || b.cols != span {
-                return Err(bad("bias shape"));
-            }
+        if let Some(b) = p.bias
+            && (b.rows != p.heads || b.cols != span)
+        {
+            return Err(bad("bias shape"));
         }
         let mut out = vec![0.0f32; p.batch * p.q_len * inner];
         if inner == 0 || p.q_len == 0 {

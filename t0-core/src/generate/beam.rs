@@ -121,12 +121,11 @@ pub(crate) fn top_candidates(scores: &[f32], vocab: usize, k: usize, out: &mut V
     out.clear();
     // Keep a small sorted list (k is 2·num_beams).
     for (flat, &s) in scores.iter().enumerate() {
-        if out.len() == k {
-            if let Some(&(last, _, _)) = out.last() {
-                if s <= last || s.is_nan() {
-                    continue;
-                }
-            }
+        if out.len() == k
+            && let Some(&(last, _, _)) = out.last()
+            && (s <= last || s.is_nan())
+        {
+            continue;
         }
         let pos = out.partition_point(|&(x, _, _)| x >= s);
         if pos < k {

@@ -74,10 +74,10 @@ impl Trie {
             }
         }
         out.extend(self.nodes[at].children.iter().map(|&(k, _)| k));
-        if self.nodes[at].terminal {
-            if let Err(j) = out.binary_search(&eos) {
-                out.insert(j, eos);
-            }
+        if self.nodes[at].terminal
+            && let Err(j) = out.binary_search(&eos)
+        {
+            out.insert(j, eos);
         }
     }
 }

@@ -66,10 +66,10 @@ impl Processors<'_> {
                 *s = f32::NEG_INFINITY;
             }
         }
-        if generated < self.min_new_tokens {
-            if let Some(s) = scores.get_mut(self.eos as usize) {
-                *s = f32::NEG_INFINITY;
-            }
+        if generated < self.min_new_tokens
+            && let Some(s) = scores.get_mut(self.eos as usize)
+        {
+            *s = f32::NEG_INFINITY;
         }
         if let Some(trie) = self.trie {
             // PrefixConstrainedLogitsProcessor: everything outside the allowed set → -inf.
@@ -103,10 +103,10 @@ fn ban_repeated_ngrams(ids: &[u32], n: usize, scores: &mut [f32]) {
     }
     let prefix = &ids[len + 1 - n..];
     for i in 0..(len + 1).saturating_sub(n) {
-        if &ids[i..i + n - 1] == prefix {
-            if let Some(s) = scores.get_mut(ids[i + n - 1] as usize) {
-                *s = f32::NEG_INFINITY;
-            }
+        if &ids[i..i + n - 1] == prefix
+            && let Some(s) = scores.get_mut(ids[i + n - 1] as usize)
+        {
+            *s = f32::NEG_INFINITY;
         }
     }
 }

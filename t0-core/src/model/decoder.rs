@@ -191,7 +191,7 @@ impl<B: Backend> Decoder<B> {
         enc: &EncoderOutput<B>,
         mut cache: Option<&mut DecoderCache<B>>,
     ) -> Result<B::Tensor, ModelError> {
-        if enc.batch == 0 || batch % enc.batch != 0 {
+        if enc.batch == 0 || !batch.is_multiple_of(enc.batch) {
             return Err(ModelError::InvalidOption {
                 option: "batch",
                 reason: alloc::format!(

@@ -236,7 +236,7 @@ impl<B: Backend> T5Model<B> {
         batch: usize,
         cache: Option<&mut DecoderCache<B>>,
     ) -> Result<B::Tensor, ModelError> {
-        if batch == 0 || ids.is_empty() || ids.len() % batch != 0 {
+        if batch == 0 || ids.is_empty() || !ids.len().is_multiple_of(batch) {
             return Err(ModelError::EmptyDecoderInput);
         }
         self.check_ids(ids)?;

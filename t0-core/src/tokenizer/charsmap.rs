@@ -56,7 +56,7 @@ impl CharsMap {
         if trie_size > rest.len() {
             return Err(bad("trie size exceeds the blob"));
         }
-        if trie_size % 4 != 0 {
+        if !trie_size.is_multiple_of(4) {
             return Err(bad("trie size is not a multiple of 4"));
         }
         if trie_size == 0 {
@@ -155,10 +155,10 @@ impl CharsMap {
                 break;
             }
             node ^= offset(unit) as usize;
-            if has_leaf(unit) {
-                if let Some(&leaf) = units.get(node) {
-                    best = Some((i + 1, value(leaf)));
-                }
+            if has_leaf(unit)
+                && let Some(&leaf) = units.get(node)
+            {
+                best = Some((i + 1, value(leaf)));
             }
         }
         let (len, v) = best?;

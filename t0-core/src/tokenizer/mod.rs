@@ -279,14 +279,14 @@ impl Tokenizer {
         let unigram = Unigram::new(&p.pieces, p.byte_fallback)?;
         let n = unigram.len();
         let unk_id = unigram.unk_id;
-        if let Some(id) = p.unk_id {
-            if id as i64 != i64::from(unk_id) {
-                return Err(TokenizerError::BadSpecialId {
-                    field: "trainer_spec.unk_id",
-                    id: id.into(),
-                    vocab_size: n,
-                });
-            }
+        if let Some(id) = p.unk_id
+            && id as i64 != i64::from(unk_id)
+        {
+            return Err(TokenizerError::BadSpecialId {
+                field: "trainer_spec.unk_id",
+                id: id.into(),
+                vocab_size: n,
+            });
         }
         let optional_id = |id: i32, field: &'static str| -> Result<Option<u32>, TokenizerError> {
             if id < 0 {
@@ -458,10 +458,10 @@ impl Tokenizer {
 
     /// The id of a piece, sentinels included; `None` if it is not in the vocabulary.
     pub fn piece_to_id(&self, piece: &str) -> Option<u32> {
-        if let Some(n) = parse_sentinel(piece) {
-            if let Some(id) = self.sentinel_id(n) {
-                return Some(id);
-            }
+        if let Some(n) = parse_sentinel(piece)
+            && let Some(id) = self.sentinel_id(n)
+        {
+            return Some(id);
         }
         self.unigram.piece_to_id(piece)
     }
@@ -560,16 +560,16 @@ impl Tokenizer {
         let mut start = 0;
         let mut i = 0;
         while i < bytes.len() {
-            if self.special_first[bytes[i] as usize] {
-                if let Some((len, id, strip)) = self.match_special(&text[i..]) {
-                    if i > start {
-                        chunks.push(Chunk::Text(&text[start..i]));
-                    }
-                    chunks.push(Chunk::Special { id, strip });
-                    i += len;
-                    start = i;
-                    continue;
+            if self.special_first[bytes[i] as usize]
+                && let Some((len, id, strip)) = self.match_special(&text[i..])
+            {
+                if i > start {
+                    chunks.push(Chunk::Text(&text[start..i]));
                 }
+                chunks.push(Chunk::Special { id, strip });
+                i += len;
+                start = i;
+                continue;
             }
             i += 1;
         }
@@ -591,10 +591,10 @@ impl Tokenizer {
                 .count();
             if n_digits > 0 && n_digits <= 5 && digits.as_bytes().get(n_digits) == Some(&b'>') {
                 let num = &digits[..n_digits];
-                if num == "0" || !num.starts_with('0') {
-                    if let Some(id) = num.parse::<usize>().ok().and_then(|n| self.sentinel_id(n)) {
-                        best = Some(("<extra_id_>".len() + n_digits, id, true));
-                    }
+                if (num == "0" || !num.starts_with('0'))
+                    && let Some(id) = num.parse::<usize>().ok().and_then(|n| self.sentinel_id(n))
+                {
+                    best = Some(("<extra_id_>".len() + n_digits, id, true));
                 }
             }
         }
@@ -688,10 +688,8 @@ impl Tokenizer {
         if matches!(kind, PieceKind::Control | PieceKind::Unknown) {
             return None;
         }
-        if first {
-            if let Some(stripped) = self.unigram.piece(id)?.strip_prefix('\u{2581}') {
-                return Some(self.lookup_decode_item(stripped));
-            }
+        if first && let Some(stripped) = self.unigram.piece(id)?.strip_prefix('\u{2581}') {
+            return Some(self.lookup_decode_item(stripped));
         }
         Some(self.item_for_id(id))
     }
@@ -792,11 +790,12 @@ impl SpDecoder {
             DecodeItem::Text(p) => {
                 let n = &tok.normalizer;
                 let mut p = *p;
-                if self.is_bos_ws && (n.add_dummy_prefix || n.remove_extra_whitespaces) {
-                    if let Some(rest) = p.strip_prefix('\u{2581}') {
-                        p = rest;
-                        self.bos_ws_seen = !n.remove_extra_whitespaces;
-                    }
+                if self.is_bos_ws
+                    && (n.add_dummy_prefix || n.remove_extra_whitespaces)
+                    && let Some(rest) = p.strip_prefix('\u{2581}')
+                {
+                    p = rest;
+                    self.bos_ws_seen = !n.remove_extra_whitespaces;
                 }
                 for c in p.chars() {
                     out.push(if c == '\u{2581}' { ' ' } else { c });

@@ -56,10 +56,10 @@ impl Normalizer {
                 return (&input[..longest], longest);
             }
         }
-        if let Some(map) = &self.charsmap {
-            if let Some((len, replacement)) = map.longest_match(input) {
-                return (replacement, len);
-            }
+        if let Some(map) = &self.charsmap
+            && let Some((len, replacement)) = map.longest_match(input)
+        {
+            return (replacement, len);
         }
         let len = one_char_len(input[0]).min(input.len());
         (&input[..len], len)

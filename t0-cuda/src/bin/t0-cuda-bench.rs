@@ -580,10 +580,8 @@ fn main() {
         dev.wgmma_checked(),
         dev.persistent_faster_mask().map(|m| format!("{m:06b}"))
     );
-    if want_kernels {
-        if let Err(e) = kernels(&dev, quick) {
-            println!("kernel ceilings failed: {e}");
-        }
+    if want_kernels && let Err(e) = kernels(&dev, quick) {
+        println!("kernel ceilings failed: {e}");
     }
     let mut all = Vec::new();
     if want_generic {

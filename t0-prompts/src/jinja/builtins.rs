@@ -1187,13 +1187,13 @@ pub fn filter(
                 Some(t) => Some(as_str(&t, "test name")?.to_string()),
                 None => None,
             };
-            if let Some(t) = &test_name {
-                if !super::syntax::TESTS.contains(&t.as_str()) {
-                    return Err(Error::new(
-                        ErrorKind::Runtime,
-                        format!("No test named '{t}'."),
-                    ));
-                }
+            if let Some(t) = &test_name
+                && !super::syntax::TESTS.contains(&t.as_str())
+            {
+                return Err(Error::new(
+                    ErrorKind::Runtime,
+                    format!("No test named '{t}'."),
+                ));
             }
             let args: Vec<Value> = pos.collect();
             let want = name.starts_with("select");

@@ -750,10 +750,10 @@ pub fn getitem(o: &Value, k: &Value) -> Result<Value, Error> {
             None => fallback(o),
         },
         Value::Dict(d) => {
-            if hashable(k) {
-                if let Some(v) = dict_get(&d.borrow(), k) {
-                    return Ok(v);
-                }
+            if hashable(k)
+                && let Some(v) = dict_get(&d.borrow(), k)
+            {
+                return Ok(v);
             }
             fallback(o)
         }

@@ -164,10 +164,10 @@ fn fold(e: &mut Expr, st: &mut State<'_>) {
     if matches!(e.kind, ExprKind::Slice(..)) {
         return;
     }
-    if let Ok(v) = as_const(e, st) {
-        if safe_repr(&v) {
-            e.kind = ExprKind::Const(v);
-        }
+    if let Ok(v) = as_const(e, st)
+        && safe_repr(&v)
+    {
+        e.kind = ExprKind::Const(v);
     }
 }
 

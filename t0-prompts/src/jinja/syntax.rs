@@ -388,11 +388,12 @@ fn lex_number(r: &str, line: usize) -> Result<(Tok, usize), Error> {
     };
     let mut end = int_end;
     let mut is_float = false;
-    if end < b.len() && b[end] == b'.' {
-        if let Some(e) = digits(end + 1) {
-            end = e;
-            is_float = true;
-        }
+    if end < b.len()
+        && b[end] == b'.'
+        && let Some(e) = digits(end + 1)
+    {
+        end = e;
+        is_float = true;
     }
     if end < b.len() && (b[end] == b'e' || b[end] == b'E') {
         // Jinja2's float regex is case-insensitive; the exponent needs no fraction.
