@@ -31,7 +31,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 if command -v valgrind >/dev/null 2>&1; then
   for prog in t0_example_c t0_example_cpp; do
-    valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+    valgrind --quiet --suppressions=.ci/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible \
       --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
       "$out/$prog" "$model" "$tok" "$tpl" >/dev/null
     echo "valgrind clean: $prog"

@@ -37,7 +37,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::{Backend, FastCpuBackend};
 use crate::generate::GenerateOptions;
 use crate::loader::{Checkpoint, LoadError};
 use crate::model::{EncoderOutput, InputLimits, ModelError, T5Model};
@@ -48,7 +48,8 @@ use crate::tokenizer::{Tokenizer, TokenizerError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum BackendKind {
-    /// The portable f32 reference backend of t0-core ([`CpuBackend`]).
+    /// The CPU backend on t0-kernels' SIMD kernels ([`FastCpuBackend`]: AVX-512, AVX2+FMA,
+    /// NEON or scalar, chosen at run time; threads from rayon's global pool).
     #[default]
     Cpu,
 }
@@ -58,8 +59,8 @@ pub enum BackendKind {
 pub struct LoadOptions {
     /// The backend (default [`BackendKind::Cpu`]).
     pub backend: BackendKind,
-    /// Worker threads; `None` (default) lets the backend decide. The reference CPU backend
-    /// is single-threaded and accepts only `None` or `Some(1)`.
+    /// Worker threads; `None` (default) lets the backend decide. The CPU backend runs on
+    /// rayon's global pool (size it with `RAYON_NUM_THREADS`), so only `None` is accepted.
     pub threads: Option<usize>,
     /// Longest encoder input in tokens (default 1024, T0's training length).
     pub max_input_tokens: usize,
@@ -247,7 +248,7 @@ fn is_plain_greedy(opts: &GenerateOptions) -> bool {
 /// One input run through the encoder ([`Model::encode`]), reusable across calls.
 pub struct Encoded {
     ids: Vec<u32>,
-    out: EncoderOutput<CpuBackend>,
+    out: EncoderOutput<FastCpuBackend>,
 }
 
 impl Encoded {
@@ -259,7 +260,7 @@ impl Encoded {
 
 /// A loaded model with its tokenizer.
 pub struct Model {
-    model: T5Model<CpuBackend>,
+    model: T5Model<FastCpuBackend>,
     tokenizer: Tokenizer,
     dir: PathBuf,
 }
@@ -280,12 +281,12 @@ impl Model {
     /// compute is f32.
     pub fn load(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Model, ApiError> {
         let dir = dir.as_ref();
-        if let Some(t) = opts.threads
-            && t != 1
-        {
+        if let Some(t) = opts.threads {
             return Err(ApiError::InvalidOption {
                 option: "threads",
-                reason: format!("the reference CPU backend runs 1 thread, not {t}"),
+                reason: format!(
+                    "the CPU backend uses rayon's global pool: set RAYON_NUM_THREADS={t} instead"
+                ),
             });
         }
         if opts.max_input_tokens == 0 || opts.max_target_tokens == 0 {
@@ -300,7 +301,7 @@ impl Model {
             None => Tokenizer::from_dir(dir)?,
         };
         let backend = match opts.backend {
-            BackendKind::Cpu => CpuBackend::new(),
+            BackendKind::Cpu => FastCpuBackend::new(),
         };
         let mut model = T5Model::from_checkpoint(backend, &ckpt)?;
         let vocab_size = model.config().vocab_size;
@@ -328,7 +329,7 @@ impl Model {
     }
 
     /// The underlying [`T5Model`], for token-level work.
-    pub fn t5(&self) -> &T5Model<CpuBackend> {
+    pub fn t5(&self) -> &T5Model<FastCpuBackend> {
         &self.model
     }
 

@@ -122,7 +122,9 @@ typedef struct {
    */
   bool truncate;
   /*
-   Worker threads; 0 (default) lets the backend decide.
+   Worker threads: 0 (default) lets the backend decide (the CPU backend uses rayon's global
+   pool; size it with the `RAYON_NUM_THREADS` environment variable). Other values are an
+   invalid argument for now.
    */
   uint32_t threads;
 } t0_load_params;

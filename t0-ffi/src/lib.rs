@@ -115,7 +115,9 @@ pub struct t0_load_params {
     pub max_target_tokens: u32,
     /// Truncate over-long inputs instead of failing (default false).
     pub truncate: bool,
-    /// Worker threads; 0 (default) lets the backend decide.
+    /// Worker threads: 0 (default) lets the backend decide (the CPU backend uses rayon's global
+    /// pool; size it with the `RAYON_NUM_THREADS` environment variable). Other values are an
+    /// invalid argument for now.
     pub threads: u32,
 }
 
