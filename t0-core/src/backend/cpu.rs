@@ -12,9 +12,9 @@ use crate::tensor::TensorView;
 /// A row-major `[rows, cols]` f32 matrix in host memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuTensor {
-    rows: usize,
-    cols: usize,
-    data: Vec<f32>,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) data: Vec<f32>,
 }
 
 impl CpuTensor {
@@ -40,9 +40,9 @@ impl CpuTensor {
 /// `[rows, dim]` and, with one row, for vectors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuMatrix {
-    rows: usize,
-    cols: usize,
-    data: Vec<f32>,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) data: Vec<f32>,
 }
 
 impl CpuMatrix {
@@ -69,11 +69,11 @@ impl CpuBackend {
     }
 }
 
-fn shape_err(op: &'static str, detail: alloc::string::String) -> BackendError {
+pub(super) fn shape_err(op: &'static str, detail: alloc::string::String) -> BackendError {
     BackendError::Shape { op, detail }
 }
 
-fn to_matrix(w: &TensorView<'_>, rank: usize) -> Result<CpuMatrix, BackendError> {
+pub(super) fn to_matrix(w: &TensorView<'_>, rank: usize) -> Result<CpuMatrix, BackendError> {
     let dims = check_float_weight(w, rank)?;
     let data = w
         .to_f32_vec()
@@ -87,6 +87,58 @@ fn to_matrix(w: &TensorView<'_>, rank: usize) -> Result<CpuMatrix, BackendError>
         _ => unreachable!("rank checked above"),
     };
     Ok(CpuMatrix { rows, cols, data })
+}
+
+/// A zero `[rows, cols]` host tensor (shared by the host backends).
+pub(super) fn host_zeros(rows: usize, cols: usize) -> Result<CpuTensor, BackendError> {
+    let n = rows
+        .checked_mul(cols)
+        .ok_or_else(|| shape_err("zeros", format!("{rows} x {cols} overflows")))?;
+    Ok(CpuTensor {
+        rows,
+        cols,
+        data: vec![0.0; n],
+    })
+}
+
+/// A `[rows, cols]` host tensor holding a copy of `data`.
+pub(super) fn host_upload(
+    rows: usize,
+    cols: usize,
+    data: &[f32],
+) -> Result<CpuTensor, BackendError> {
+    if rows.checked_mul(cols) != Some(data.len()) {
+        return Err(shape_err(
+            "upload",
+            format!("{} values for [{rows}, {cols}]", data.len()),
+        ));
+    }
+    Ok(CpuTensor {
+        rows,
+        cols,
+        data: data.to_vec(),
+    })
+}
+
+/// Gathers the rows of `table` named by `ids`.
+pub(super) fn host_embed(table: &CpuMatrix, ids: &[u32]) -> Result<CpuTensor, BackendError> {
+    let d = table.cols;
+    let mut data = Vec::with_capacity(ids.len() * d);
+    for &id in ids {
+        let r = id as usize;
+        if r >= table.rows {
+            return Err(BackendError::IdOutOfRange {
+                id,
+                rows: table.rows,
+            });
+        }
+        data.extend_from_slice(&table.data[r * d..(r + 1) * d]);
+    }
+    Ok(CpuTensor {
+        rows: ids.len(),
+        cols: d,
+        data,
+    })
 }
 
 /// Dot product with eight independent accumulators (lets the compiler vectorise).
@@ -150,28 +202,11 @@ impl Backend for CpuBackend {
     }
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<CpuTensor, BackendError> {
-        let n = rows
-            .checked_mul(cols)
-            .ok_or_else(|| shape_err("zeros", format!("{rows} x {cols} overflows")))?;
-        Ok(CpuTensor {
-            rows,
-            cols,
-            data: vec![0.0; n],
-        })
+        host_zeros(rows, cols)
     }
 
     fn upload(&self, rows: usize, cols: usize, data: &[f32]) -> Result<CpuTensor, BackendError> {
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(shape_err(
-                "upload",
-                format!("{} values for [{rows}, {cols}]", data.len()),
-            ));
-        }
-        Ok(CpuTensor {
-            rows,
-            cols,
-            data: data.to_vec(),
-        })
+        host_upload(rows, cols, data)
     }
 
     fn to_host(&self, x: &CpuTensor) -> Result<Vec<f32>, BackendError> {
@@ -179,23 +214,7 @@ impl Backend for CpuBackend {
     }
 
     fn embed(&self, table: &CpuMatrix, ids: &[u32]) -> Result<CpuTensor, BackendError> {
-        let d = table.cols;
-        let mut data = Vec::with_capacity(ids.len() * d);
-        for &id in ids {
-            let r = id as usize;
-            if r >= table.rows {
-                return Err(BackendError::IdOutOfRange {
-                    id,
-                    rows: table.rows,
-                });
-            }
-            data.extend_from_slice(&table.data[r * d..(r + 1) * d]);
-        }
-        Ok(CpuTensor {
-            rows: ids.len(),
-            cols: d,
-            data,
-        })
+        host_embed(table, ids)
     }
 
     fn rms_norm(&self, x: &CpuTensor, w: &CpuMatrix, eps: f32) -> Result<CpuTensor, BackendError> {

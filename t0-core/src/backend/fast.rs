@@ -14,43 +14,15 @@ use alloc::vec::Vec;
 use t0_kernels::attention::{Attention, PositionBias};
 use t0_kernels::{Isa, PackedLinear, WeightType};
 
+use super::cpu::{host_embed, host_upload, host_zeros, shape_err, to_matrix};
 use super::{Activation, AttentionParams, Backend, BackendError, check_float_weight};
 use crate::tensor::{DType, TensorView};
 
-/// A row-major `[rows, cols]` f32 matrix in host memory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FastTensor {
-    rows: usize,
-    cols: usize,
-    data: Vec<f32>,
-}
-
-impl FastTensor {
-    /// Rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    /// Columns.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// The elements, row-major.
-    pub fn data(&self) -> &[f32] {
-        &self.data
-    }
-    /// Row `r`.
-    pub fn row(&self, r: usize) -> &[f32] {
-        &self.data[r * self.cols..(r + 1) * self.cols]
-    }
-}
+/// The fast backend's activations: the same row-major host matrix as the reference backend's.
+pub type FastTensor = super::cpu::CpuTensor;
 
 /// A prepared f32 table `[rows, cols]` (embeddings; vectors have one row).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FastTable {
-    rows: usize,
-    cols: usize,
-    data: Vec<f32>,
-}
+pub type FastTable = super::cpu::CpuMatrix;
 
 /// The fast CPU backend. Construct with [`FastCpuBackend::new`].
 #[derive(Debug, Clone, Copy)]
@@ -100,26 +72,6 @@ impl FastCpuBackend {
     }
 }
 
-fn shape_err(op: &'static str, detail: alloc::string::String) -> BackendError {
-    BackendError::Shape { op, detail }
-}
-
-fn to_table(w: &TensorView<'_>, rank: usize) -> Result<FastTable, BackendError> {
-    let dims = check_float_weight(w, rank)?;
-    let data = w
-        .to_f32_vec()
-        .ok_or_else(|| BackendError::UnsupportedDtype {
-            tensor: w.name.into(),
-            dtype: w.dtype,
-        })?;
-    let (rows, cols) = match dims {
-        [n] => (1, *n),
-        [r, c] => (*r, *c),
-        _ => unreachable!("rank checked above"),
-    };
-    Ok(FastTable { rows, cols, data })
-}
-
 fn kernel_act(a: Activation) -> t0_kernels::Activation {
     match a {
         Activation::Relu => t0_kernels::Activation::Relu,
@@ -164,11 +116,11 @@ impl Backend for FastCpuBackend {
     }
 
     fn prepare_vector(&self, w: &TensorView<'_>) -> Result<FastTable, BackendError> {
-        to_table(w, 1)
+        to_matrix(w, 1)
     }
 
     fn prepare_embedding(&self, w: &TensorView<'_>) -> Result<FastTable, BackendError> {
-        to_table(w, 2)
+        to_matrix(w, 2)
     }
 
     fn shape(&self, x: &FastTensor) -> [usize; 2] {
@@ -176,28 +128,11 @@ impl Backend for FastCpuBackend {
     }
 
     fn zeros(&self, rows: usize, cols: usize) -> Result<FastTensor, BackendError> {
-        let n = rows
-            .checked_mul(cols)
-            .ok_or_else(|| shape_err("zeros", format!("{rows} x {cols} overflows")))?;
-        Ok(FastTensor {
-            rows,
-            cols,
-            data: vec![0.0; n],
-        })
+        host_zeros(rows, cols)
     }
 
     fn upload(&self, rows: usize, cols: usize, data: &[f32]) -> Result<FastTensor, BackendError> {
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(shape_err(
-                "upload",
-                format!("{} values for [{rows}, {cols}]", data.len()),
-            ));
-        }
-        Ok(FastTensor {
-            rows,
-            cols,
-            data: data.to_vec(),
-        })
+        host_upload(rows, cols, data)
     }
 
     fn to_host(&self, x: &FastTensor) -> Result<Vec<f32>, BackendError> {
@@ -205,23 +140,7 @@ impl Backend for FastCpuBackend {
     }
 
     fn embed(&self, table: &FastTable, ids: &[u32]) -> Result<FastTensor, BackendError> {
-        let d = table.cols;
-        let mut data = Vec::with_capacity(ids.len() * d);
-        for &id in ids {
-            let r = id as usize;
-            if r >= table.rows {
-                return Err(BackendError::IdOutOfRange {
-                    id,
-                    rows: table.rows,
-                });
-            }
-            data.extend_from_slice(&table.data[r * d..(r + 1) * d]);
-        }
-        Ok(FastTensor {
-            rows: ids.len(),
-            cols: d,
-            data,
-        })
+        host_embed(table, ids)
     }
 
     fn rms_norm(
