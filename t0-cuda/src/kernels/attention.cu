@@ -16,6 +16,7 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
     const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
     int q_offset, int kv_div) {
+    pdl_prologue();
     __shared__ __align__(16) u16 sQ[64 * FA_S];
     __shared__ __align__(16) u16 sK[64 * FA_S];
     __shared__ __align__(16) u16 sV[64 * FA_S];
@@ -186,6 +187,7 @@ extern "C" __global__ void __launch_bounds__(256) attn_rows(
     const int* __restrict__ pos, int q_offset, int causal, const int* __restrict__ key_len,
     const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int kv_div, int dh,
     const u16* __restrict__ new_k, const u16* __restrict__ new_v, long long new_bs) {
+    pdl_prologue();
     extern __shared__ float sh[];
     float* red = sh;          // 32
     float* qs = sh + 32;      // 256

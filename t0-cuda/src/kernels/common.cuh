@@ -5,6 +5,27 @@ typedef unsigned short u16;
 typedef unsigned long long u64;
 #define T0_INF __int_as_float(0x7f800000)
 
+// Programmatic dependent launch (compute capability 9.0+). `pdl_wait` blocks until every grid
+// this one depends on has completed and its writes are visible; `pdl_launch_dependents` lets
+// the next grid of the stream start launching (its blocks then wait in their own `pdl_wait`).
+// Both are no-ops for kernels launched without the PDL attribute, and compiled out below sm_90.
+// Every kernel calls `pdl_prologue` (wait, then trigger) before touching memory that another
+// kernel writes or reads; work on read-only data (weights) may come before the wait.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900)
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900)
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_prologue() {
+    pdl_wait();
+    pdl_launch_dependents();
+}
+
 __device__ __forceinline__ float bf2f(u16 h) { return __uint_as_float(((u32)h) << 16); }
 // Round to nearest even; NaN stays NaN, infinities stay infinite.
 __device__ __forceinline__ u16 f2bf(float f) {

@@ -7,6 +7,7 @@ extern "C" __global__ void __launch_bounds__(256) rmsnorm(const float* __restric
                                                          const float* __restrict__ w,
                                                          void* __restrict__ y, int D, float eps,
                                                          int out_bf16) {
+    pdl_prologue();
     __shared__ float red[32];
     const long long row = blockIdx.x;
     const float* xr = x + row * D;
@@ -30,6 +31,7 @@ extern "C" __global__ void __launch_bounds__(256) rmsnorm(const float* __restric
 // ids on the host first). One block per row.
 extern "C" __global__ void embed_bf16(const int* __restrict__ ids, const u16* __restrict__ table,
                                       float* __restrict__ out, int D, int V) {
+    pdl_prologue();
     const long long r = blockIdx.x;
     const int id = ids[r];
     float* o = out + r * D;
@@ -44,6 +46,7 @@ extern "C" __global__ void embed_bf16(const int* __restrict__ ids, const u16* __
 // x += y over n floats.
 extern "C" __global__ void add_f32(float* __restrict__ x, const float* __restrict__ y,
                                    long long n) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x)
         x[i] += y[i];
@@ -53,6 +56,7 @@ extern "C" __global__ void add_f32(float* __restrict__ x, const float* __restric
 extern "C" __global__ void __launch_bounds__(256) log_softmax_gather(
     const float* __restrict__ logits, int V, const int* __restrict__ target,
     float* __restrict__ out) {
+    pdl_prologue();
     __shared__ float red[32];
     const long long r = blockIdx.x;
     const float* lr = logits + r * V;
@@ -76,6 +80,7 @@ extern "C" __global__ void __launch_bounds__(256) argmax_step(
     const float* __restrict__ logits, int V, int* __restrict__ next, int* __restrict__ hist,
     int hist_stride, const int* __restrict__ pos, int* __restrict__ done, int eos, int pad,
     int suppress) {
+    pdl_prologue();
     __shared__ float sv[256];
     __shared__ int si[256];
     const long long b = blockIdx.x;
@@ -116,12 +121,14 @@ extern "C" __global__ void __launch_bounds__(256) argmax_step(
 
 // *pos += 1 (end of a captured decode step).
 extern "C" __global__ void advance_pos(int* pos) {
+    pdl_prologue();
     if (threadIdx.x == 0 && blockIdx.x == 0) *pos += 1;
 }
 
 // f32 -> bf16, round to nearest even (weights on upload).
 extern "C" __global__ void f32_to_bf16(const float* __restrict__ in, u16* __restrict__ out,
                                        long long n) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x)
         out[i] = f2bf(in[i]);
@@ -130,6 +137,7 @@ extern "C" __global__ void f32_to_bf16(const float* __restrict__ in, u16* __rest
 // bf16 -> f32.
 extern "C" __global__ void bf16_to_f32(const u16* __restrict__ in, float* __restrict__ out,
                                        long long n) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x)
         out[i] = bf2f(in[i]);
@@ -147,6 +155,7 @@ __device__ __forceinline__ u32 hash32(u32 x) {
 // (seed, index); no host copy.
 extern "C" __global__ void init_uniform_bf16(u16* __restrict__ out, long long n, u32 seed,
                                              float scale) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         const u32 h = hash32((u32)i ^ hash32(seed + (u32)(i >> 32) * 0x9e3779b9u));
@@ -159,6 +168,7 @@ extern "C" __global__ void init_uniform_bf16(u16* __restrict__ out, long long n,
 // act: 0 relu, 1 gelu_tanh, 2 silu.
 extern "C" __global__ void act_f32(float* __restrict__ gate, const float* __restrict__ up,
                                    long long n, int act) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         const float g = gate[i];
@@ -170,6 +180,7 @@ extern "C" __global__ void act_f32(float* __restrict__ gate, const float* __rest
 
 // x *= s over n floats.
 extern "C" __global__ void scale_f32(float* __restrict__ x, long long n, float s) {
+    pdl_prologue();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x)
         x[i] *= s;
@@ -180,6 +191,7 @@ extern "C" __global__ void scale_f32(float* __restrict__ x, long long n, float s
 extern "C" __global__ void convert_rows_bf16(const void* __restrict__ in, int in_bf16,
                                              u16* __restrict__ out, long long rows, long long cols,
                                              long long out_ld) {
+    pdl_prologue();
     const long long n = rows * cols;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {

@@ -122,6 +122,7 @@ extern "C" __global__ void __launch_bounds__(256) gemm_bf16_l(const u16* A, long
                                                              const u16* W, long long ldw,
                                                              void* out, long long ldc, int M,
                                                              int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     gemm_tile<128, 128, 2, 4, 3, 32>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
 // 32x32 tiles, k-steps of 64, 4 warps (2 x 2), 4 stages: 36864 bytes. For few rows (batched
@@ -130,6 +131,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_s(const u16* A, long
                                                              const u16* W, long long ldw,
                                                              void* out, long long ldc, int M,
                                                              int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     gemm_tile<32, 32, 2, 2, 4, 64>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
 
@@ -137,6 +139,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_s(const u16* A, long
 extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u16* W,
                                             long long ldw, void* out, long long ldc, int M,
                                             int N, int K, int mode) {
+    pdl_prologue();
     const int m = blockIdx.y;
     const int n = (blockIdx.x * blockDim.x + threadIdx.x) * 2;
     if (m >= M || n >= N) return;
@@ -159,6 +162,7 @@ extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const u16* __restric
                                                            const u16* __restrict__ W,
                                                            long long ldw, void* out, int N,
                                                            int K, int mode) {
+    pdl_prologue();
     __shared__ float red[8][4];
     const int n0 = blockIdx.x * 4;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;

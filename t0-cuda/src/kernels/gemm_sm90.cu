@@ -125,12 +125,14 @@ __device__ __forceinline__ void wgmma_gemm(
 extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma(
     const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
     long long ldc, int M, int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     wgmma_gemm<false>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
 
 extern "C" __global__ void __launch_bounds__(256, 1) gemm_bf16_wgmma_pipe(
     const u16* __restrict__ A, long long lda, const u16* __restrict__ W, long long ldw, void* out,
     long long ldc, int M, int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     wgmma_gemm<true>(A, lda, W, ldw, out, ldc, M, N, K, mode, ksplit);
 }
 
@@ -216,6 +218,7 @@ __device__ __forceinline__ bool gated_fast(int mode, const void* out, long long 
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
     const u32 base = (raw + 1023u) & ~1023u;
@@ -312,6 +315,7 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
+    pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
     const u32 base = (raw + 1023u) & ~1023u;
