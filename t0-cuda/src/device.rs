@@ -31,6 +31,9 @@ pub struct CudaDevice {
     pool: Mutex<HashMap<usize, Vec<u64>>>,
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
     persistent_faster: std::sync::OnceLock<u8>,
+    /// Kernels are queued with programmatic dependent launch while this is set
+    /// ([`CudaDevice::set_pdl`]).
+    pdl: std::sync::atomic::AtomicBool,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -213,6 +216,7 @@ impl CudaDevice {
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
             persistent_faster: std::sync::OnceLock::new(),
+            pdl: std::sync::atomic::AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -384,7 +388,12 @@ impl CudaDevice {
         args: &[Arg],
     ) -> Result<()> {
         let f = self.function(k)?;
-        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        if self.pdl_on() {
+            let params: Vec<*mut std::ffi::c_void> =
+                slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
+            return self.launch_pdl(k, &f, grid, block, smem, params);
+        }
         let mut b = self.stream.launch_builder(&f);
         for s in &slots {
             b.arg(s);
@@ -414,7 +423,20 @@ impl CudaDevice {
         args: &[Arg],
     ) -> Result<()> {
         let f = self.function(k)?;
-        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        if self.pdl_on() {
+            let mut m = [*maps[0], *maps[1]];
+            let mut params: Vec<*mut std::ffi::c_void> = m
+                .iter_mut()
+                .map(|x| (x as *mut TensorMapArg).cast())
+                .collect();
+            params.extend(
+                slots
+                    .iter_mut()
+                    .map(|s| (s as *mut u64).cast::<std::ffi::c_void>()),
+            );
+            return self.launch_pdl(k, &f, grid, block, smem, params);
+        }
         let mut b = self.stream.launch_builder(&f);
         b.arg(maps[0]);
         b.arg(maps[1]);
@@ -430,6 +452,82 @@ impl CudaDevice {
         // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
         // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
+        Ok(())
+    }
+
+    /// Whether programmatic dependent launch (PDL) can be used: compute capability 9.0 or
+    /// newer, and not disabled by `T0_CUDA_PDL=0`. With PDL a kernel may start launching
+    /// while the one before it in the stream finishes; each of our kernels waits
+    /// (`griddepcontrol.wait`) before touching memory another kernel writes, so only its
+    /// launch and any work on read-only data (the GEMV's weight loads) overlap.
+    pub fn pdl_supported(&self) -> bool {
+        self.cc.0 >= 9 && !std::env::var("T0_CUDA_PDL").is_ok_and(|v| v == "0")
+    }
+
+    /// Queues the kernels launched from now on with PDL (`on`, where
+    /// [`CudaDevice::pdl_supported`]) or plainly; returns the previous setting. Only kernels
+    /// of this crate (which all begin with the PDL wait) may be queued while it is on.
+    pub fn set_pdl(&self, on: bool) -> bool {
+        self.pdl.swap(
+            on && self.pdl_supported(),
+            std::sync::atomic::Ordering::Relaxed,
+        )
+    }
+
+    fn pdl_on(&self) -> bool {
+        self.pdl.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `cuLaunchKernelEx` with the programmatic-stream-serialization attribute.
+    fn launch_pdl(
+        &self,
+        k: Kernel,
+        f: &CudaFunction,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        smem: u32,
+        mut params: Vec<*mut std::ffi::c_void>,
+    ) -> Result<()> {
+        use cudarc::driver::sys;
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: an all-zero launch attribute is a valid value of this plain C struct
+        // (id 0 = ignored); id and value are set next.
+        let mut attr: sys::CUlaunchAttribute = unsafe { std::mem::zeroed() };
+        attr.id = sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        attr.value.programmaticStreamSerializationAllowed = 1;
+        let cfg = sys::CUlaunchConfig {
+            gridDimX: grid.0,
+            gridDimY: grid.1,
+            gridDimZ: grid.2,
+            blockDimX: block.0,
+            blockDimY: block.1,
+            blockDimZ: block.2,
+            sharedMemBytes: smem,
+            hStream: self.stream.cu_stream(),
+            attrs: &mut attr,
+            numAttrs: 1,
+        };
+        // SAFETY: `params` holds one pointer per kernel parameter, in order, each to a live
+        // value of the parameter's size (8-byte slots, 128-byte tensor maps) that outlives
+        // this call (the driver copies them at launch); the function belongs to this
+        // device's context, bound above; pointer arguments are live allocations covered by
+        // the caller's shape checks, as in `launch`.
+        let r = unsafe {
+            sys::cuLaunchKernelEx(
+                &cfg,
+                f.cu_function(),
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        if r != CUresult::CUDA_SUCCESS {
+            return Err(CudaError::Driver {
+                what: format!("launching {} with PDL", k.name()),
+                error: format!("{r:?}"),
+            });
+        }
         Ok(())
     }
 

@@ -119,11 +119,13 @@ pub enum Kernel {
     GemmTma,
     /// Persistent variant of [`Kernel::GemmTma`] (no split over K).
     GemmTmaP,
+    /// Batch-1 GEMV of a T5 RMS-normed f32 row (the norm folded in; decode).
+    GemvRms,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 22] = [
+    pub const ALL: [Kernel; 23] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -146,12 +148,15 @@ impl Kernel {
         Kernel::GemmWgmmaPipe,
         Kernel::GemmTma,
         Kernel::GemmTmaP,
+        Kernel::GemvRms,
     ];
 
     /// The module that holds it.
     pub fn module(self) -> Module {
         match self {
-            Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
+            Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv | Kernel::GemvRms => {
+                Module::Gemm
+            }
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
                 Module::GemmSm90
@@ -185,6 +190,7 @@ impl Kernel {
             Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
             Kernel::GemmTma => "gemm_bf16_tma",
             Kernel::GemmTmaP => "gemm_bf16_tma_p",
+            Kernel::GemvRms => "gemv_rms_bf16",
         }
     }
 

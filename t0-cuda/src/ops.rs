@@ -701,6 +701,79 @@ pub fn rmsnorm(
     )
 }
 
+/// Largest row the norm-folded GEMV ([`gemv_rms`]) takes: two 8-element chunks per thread.
+pub const GEMV_RMS_MAX_K: usize = 4096;
+
+/// Batch-1 `out = W · rmsnorm(x)` for decode: the T5 RMS norm of the f32 row `x` (weight `g`,
+/// f32, `eps`) rounded to bf16 exactly as [`rmsnorm`] does, then the GEMV with epilogue `epi`
+/// — one kernel instead of two. Needs `k % 8 == 0`, `k <= GEMV_RMS_MAX_K`, `ldw % 8 == 0`,
+/// `x`, `g` and `w` 16-byte aligned; other shapes get a [`CudaError::Shape`] (callers fall
+/// back to [`rmsnorm`] + [`gemm`]).
+#[allow(clippy::too_many_arguments)]
+pub fn gemv_rms(
+    dev: &CudaDevice,
+    x: DevView,
+    g: DevView,
+    w: DevView,
+    ldw: usize,
+    out: DevView,
+    (n, k): (usize, usize),
+    eps: f32,
+    epi: Epilogue,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    if !gemv_rms_fits(x, g, w, ldw, k) {
+        return Err(CudaError::Shape(format!(
+            "gemv_rms needs k % 8 == 0, k <= {GEMV_RMS_MAX_K}, ldw % 8 == 0 and 16-byte aligned operands (k {k}, ldw {ldw})"
+        )));
+    }
+    if matches!(epi, Epilogue::GeGlu | Epilogue::SwiGlu) && n % 2 != 0 {
+        return Err(CudaError::Shape(format!(
+            "gated epilogue needs even n, got {n}"
+        )));
+    }
+    let ov = || CudaError::Shape("gemv_rms extent overflows".into());
+    need(x, k * 4, "gemv_rms x")?;
+    need(g, k * 4, "gemv_rms g")?;
+    need(w, extent(n, ldw, k).ok_or_else(ov)? * 2, "gemv_rms w")?;
+    need(
+        out,
+        epi.out_cols(n).checked_mul(epi.out_size()).ok_or_else(ov)?,
+        "gemv_rms out",
+    )?;
+    dev.launch(
+        Kernel::GemvRms,
+        (n.div_ceil(4) as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(x.ptr()),
+            Arg::P(g.ptr()),
+            Arg::P(w.ptr()),
+            Arg::L(ldw as i64),
+            Arg::P(out.ptr()),
+            Arg::I(i32_of(n, "n")?),
+            Arg::I(i32_of(k, "k")?),
+            Arg::I(epi.code()),
+            Arg::F(eps),
+        ],
+    )
+}
+
+/// Whether [`gemv_rms`] takes these operands.
+pub fn gemv_rms_fits(x: DevView, g: DevView, w: DevView, ldw: usize, k: usize) -> bool {
+    k > 0
+        && k.is_multiple_of(8)
+        && k <= GEMV_RMS_MAX_K
+        && ldw >= k
+        && ldw.is_multiple_of(8)
+        && x.ptr().is_multiple_of(16)
+        && g.ptr().is_multiple_of(16)
+        && w.ptr().is_multiple_of(16)
+}
+
 /// `out[r] = table[ids[r]]` (bf16 table of `vocab` rows of `d`, f32 output rows).
 pub fn embed(
     dev: &CudaDevice,

@@ -768,6 +768,173 @@ fn decode_attention_appends_to_cache_at_pos() {
 }
 
 #[test]
+fn gemv_with_folded_rmsnorm_matches_f64_and_the_two_kernel_path() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(61);
+    // (n, k): one and two chunks per thread, k not a multiple of 256 chunks, odd n, k = 8.
+    let shapes = [
+        (1usize, 8usize),
+        (3, 768),
+        (5, 2048),
+        (2048, 2048),
+        (4099, 4096),
+        (2, 4088),
+        (1000, 1024),
+        (6, 2056),
+    ];
+    for &(n, k) in &shapes {
+        let x: Vec<f32> = (0..k).map(|_| (rng.uniform() - 0.5) * 6.0).collect();
+        let g: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform()).collect();
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        // The normed row as the device rounds it: f32 products with an f32 inverse RMS, then
+        // bf16 (the f64 sum of squares differs from the device's only in the last bits).
+        let ss: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        let inv = (1.0 / (ss / k as f64 + 1e-6).sqrt()) as f32;
+        let h: Vec<f32> = x
+            .iter()
+            .zip(&g)
+            .map(|(&xv, &gv)| r::round_bf16(gv * (xv * inv)))
+            .collect();
+        let want = r::matmul_nt(&h, &w, 1, n, k);
+        let (xb, gb, wb) = (up_f32(&dev, &x), up_f32(&dev, &g), up_bf16(&dev, &w));
+        // f32 out, against f64 and against rmsnorm + gemv.
+        let o = poisoned(&dev, n * 4);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::F32,
+        )
+        .unwrap();
+        let fused = down_f32(&dev, &o, n);
+        check(&format!("gemv_rms f32 {n}x{k}"), &fused, &want, 1e-4);
+        let hb = poisoned(&dev, k * 2);
+        ops::rmsnorm(&dev, xb.view(), gb.view(), hb.view(), (1, k), 1e-6, true).unwrap();
+        let o2 = poisoned(&dev, n * 4);
+        ops::gemm(
+            &dev,
+            hb.view(),
+            k,
+            wb.view(),
+            k,
+            o2.view(),
+            n,
+            (1, n, k),
+            Epilogue::F32,
+            GemmKernel::Gemv,
+        )
+        .unwrap();
+        let two: Vec<f64> = down_f32(&dev, &o2, n).iter().map(|&v| v as f64).collect();
+        check(
+            &format!("gemv_rms vs rmsnorm+gemv {n}x{k}"),
+            &fused,
+            &two,
+            1e-5,
+        );
+        // f32 accumulate.
+        let base = rng.bf16_vec(n, 1.0);
+        let o = up_f32(&dev, &base);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::AddF32,
+        )
+        .unwrap();
+        let want_add: Vec<f64> = want.iter().zip(&base).map(|(a, b)| a + *b as f64).collect();
+        check(
+            &format!("gemv_rms add {n}x{k}"),
+            &down_f32(&dev, &o, n),
+            &want_add,
+            1e-4,
+        );
+        // bf16 out.
+        let o = poisoned(&dev, n * 2);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::Bf16,
+        )
+        .unwrap();
+        check(
+            &format!("gemv_rms bf16 {n}x{k}"),
+            &down_bf16(&dev, &o, n),
+            &want,
+            1e-2,
+        );
+        // gated GELU over (gate, up) column pairs.
+        if n % 2 == 0 {
+            let o = poisoned(&dev, n);
+            ops::gemv_rms(
+                &dev,
+                xb.view(),
+                gb.view(),
+                wb.view(),
+                k,
+                o.view(),
+                (n, k),
+                1e-6,
+                Epilogue::GeGlu,
+            )
+            .unwrap();
+            let want_g: Vec<f64> = want.chunks(2).map(|p| r::gelu_tanh(p[0]) * p[1]).collect();
+            check(
+                &format!("gemv_rms geglu {n}x{k}"),
+                &down_bf16(&dev, &o, n / 2),
+                &want_g,
+                1e-2,
+            );
+        }
+    }
+    // Shapes it does not take are errors, not launches.
+    let (xb, gb) = (up_f32(&dev, &[1.0; 4104]), up_f32(&dev, &[1.0; 4104]));
+    let wb = up_bf16(&dev, &[0.5; 4104 * 2]);
+    let o = poisoned(&dev, 16);
+    for k in [4104usize, 12, 0] {
+        let r = ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (2, k),
+            1e-6,
+            Epilogue::F32,
+        );
+        assert!(matches!(r, Err(CudaError::Shape(_))), "k {k}: {r:?}");
+    }
+    let r = ops::gemv_rms(
+        &dev,
+        xb.view(),
+        gb.view(),
+        wb.view(),
+        8,
+        o.view(),
+        (3, 8),
+        1e-6,
+        Epilogue::GeGlu,
+    );
+    assert!(matches!(r, Err(CudaError::Shape(_))), "odd n gated: {r:?}");
+}
+
+#[test]
 fn norms_gathers_softmax_argmax() {
     let Some(dev) = device() else { return };
     let mut rng = Rng::new(6);

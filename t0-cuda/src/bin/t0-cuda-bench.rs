@@ -462,6 +462,29 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         st.reset(&m)?;
         st.run(&m, &enc, new, false)
     })?;
+    let (pdl0, fused0) = st.options();
+    // The decode step with each of its options, graph replay, same run (default above).
+    let mut variants = Vec::new();
+    for (pdl, fused) in [(false, false), (true, false), (false, true), (true, true)] {
+        st.set_pdl(dev, pdl);
+        st.set_fused_norm(fused);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        variants.push(format!(
+            "PDL {} folded-norm {}: {:.3}",
+            st.options().0 as u8,
+            st.options().1 as u8,
+            ms / new as f64
+        ));
+    }
+    eprintln!(
+        "[{name}] G1 decode ms/token by option (default PDL {} folded-norm {}): {}",
+        pdl0 as u8,
+        fused0 as u8,
+        variants.join(", ")
+    );
     drop(st);
     eprintln!(
         "[{name}] G1 encoder {enc_ms:.2} ms, decode {:.3} ms/token (graph), {:.3} (no graph)",
