@@ -2,7 +2,7 @@
 //! shapes, generated on the device by a hash kernel (no checkpoint file), plus kernel
 //! ceilings: device copy bandwidth, our GEMM vs cuBLAS, our GEMV bandwidth.
 //!
-//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic]` (default:
+//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic] [--g1-only]` (default:
 //! kernels, 3b, 11b). `--generic` also times G1 through t0-core's generic model on the CUDA
 //! backend (base and 3b shapes; random bf16 checkpoint built in host memory).
 //! Token ids: uniform in [100, 32000) from a fixed seed, no padding; greedy decoding runs
@@ -509,6 +509,9 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         hf: "-",
         floor: "-",
     });
+    if G1_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(rows);
+    }
     // G2: rank classification 1 x 256, 4 choices x 4 tokens; and 32 examples.
     let one = vec![ids(&mut rng, 256)];
     let ch1 = vec![(0..4).map(|_| ids(&mut rng, 4)).collect::<Vec<_>>()];
@@ -562,9 +565,16 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// `--g1-only`: only G1 per model (for profilers).
+static G1_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    G1_ONLY.store(
+        args.iter().any(|a| a == "--g1-only"),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut models: Vec<&str> = args
         .iter()
         .map(|s| s.as_str())
