@@ -12,6 +12,9 @@ use cudarc::nvrtc::{CompileError, CompileOptions};
 use crate::error::{CudaError, Result, drv};
 use crate::kernels::{Kernel, Module};
 
+/// Default of [`CudaDevice::set_pdl_flags`] (the value compiled into the kernels).
+pub const PDL_FLAGS_DEFAULT: i32 = 3;
+
 /// Compute capability needed by our kernels (bf16 mma.sync, ldmatrix, cp.async).
 pub const MIN_COMPUTE_CAPABILITY: (i32, i32) = (8, 0);
 
@@ -34,6 +37,10 @@ pub struct CudaDevice {
     /// Kernels are queued with programmatic dependent launch while this is set
     /// ([`CudaDevice::set_pdl`]).
     pdl: std::sync::atomic::AtomicBool,
+    /// `t0_pdl_flags` of every module ([`CudaDevice::set_pdl_flags`]).
+    pdl_flags: std::sync::atomic::AtomicI32,
+    /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
+    trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -217,6 +224,8 @@ impl CudaDevice {
             wgmma_verified: std::sync::OnceLock::new(),
             persistent_faster: std::sync::OnceLock::new(),
             pdl: std::sync::atomic::AtomicBool::new(false),
+            pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
+            trace: Mutex::new(None),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -284,8 +293,37 @@ impl CudaDevice {
             .ctx
             .load_module(ptx)
             .map_err(drv(&format!("loading module {}", m.name())))?;
+        let flags = self.pdl_flags.load(std::sync::atomic::Ordering::Relaxed);
+        if flags != PDL_FLAGS_DEFAULT {
+            self.write_pdl_flags(&md, flags)?;
+        }
         mods[m.index()] = Some(md.clone());
         Ok(md)
+    }
+
+    fn write_pdl_flags(&self, md: &Arc<CudaModule>, flags: i32) -> Result<()> {
+        let mut g = md
+            .get_global("t0_pdl_flags", &self.stream)
+            .map_err(drv("finding t0_pdl_flags"))?;
+        self.stream
+            .memcpy_htod(&flags.to_le_bytes(), &mut g)
+            .map_err(drv("writing t0_pdl_flags"))?;
+        self.synchronize()
+    }
+
+    /// How our kernels use programmatic dependent launch (the `t0_pdl_flags` constant of
+    /// every module, now and for modules loaded later): bit 0 — a kernel lets the next one
+    /// launch right after its own wait (else when it exits); bit 1 — the GEMVs load their
+    /// first weight chunks before the wait. Default [`PDL_FLAGS_DEFAULT`]. Only matters for
+    /// kernels queued with PDL ([`CudaDevice::set_pdl`]).
+    pub fn set_pdl_flags(&self, flags: i32) -> Result<()> {
+        let mods = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        self.pdl_flags
+            .store(flags, std::sync::atomic::Ordering::Relaxed);
+        for md in mods.iter().flatten() {
+            self.write_pdl_flags(md, flags)?;
+        }
+        Ok(())
     }
 
     /// Compiles every module this device can use now (instead of on first use).
@@ -408,7 +446,7 @@ impl CudaDevice {
         // mirrors the CUDA prototype, checked by the GPU tests), and every pointer argument is a
         // live device allocation sized by the caller's shape checks.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
-        Ok(())
+        self.traced(k)
     }
 
     /// Queues kernel `k` whose first two parameters are TMA tensor maps passed by value
@@ -452,7 +490,7 @@ impl CudaDevice {
         // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
         // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
-        Ok(())
+        self.traced(k)
     }
 
     /// Whether programmatic dependent launch (PDL) can be used: compute capability 9.0 or
@@ -528,7 +566,49 @@ impl CudaDevice {
                 error: format!("{r:?}"),
             });
         }
+        self.traced(k)
+    }
+
+    /// Records a timing event after kernel `k` while a trace is on.
+    fn traced(&self, k: Kernel) -> Result<()> {
+        let mut t = self.trace.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = t.as_mut() {
+            let ev = self
+                .stream
+                .record_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(drv("recording a trace event"))?;
+            v.push((k.name(), ev));
+        }
         Ok(())
+    }
+
+    /// Starts recording a kernel timeline: an event after every kernel queued from now on
+    /// (not inside a graph capture). For profiling only: events add their own small gaps.
+    pub fn trace_start(&self) -> Result<()> {
+        let ev = self
+            .stream
+            .record_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(drv("recording a trace event"))?;
+        *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![("start", ev)]);
+        Ok(())
+    }
+
+    /// Stops the trace; returns each kernel's name and the ms from the previous event to its
+    /// own (its run time plus the gap before it), in queue order.
+    pub fn trace_finish(&self) -> Result<Vec<(&'static str, f64)>> {
+        let Some(v) = self.trace.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return Ok(Vec::new());
+        };
+        self.synchronize()?;
+        let mut out = Vec::with_capacity(v.len());
+        for w in v.windows(2) {
+            let ms = w[0]
+                .1
+                .elapsed_ms(&w[1].1)
+                .map_err(drv("reading a trace event"))?;
+            out.push((w[1].0, ms as f64));
+        }
+        Ok(out)
     }
 
     /// Allocates `bytes` of device memory (uninitialised). Fails with

@@ -479,6 +479,49 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
             ms / new as f64
         ));
     }
+    // PDL flags (bit 0 early trigger, bit 1 GEMV weight loads before the wait), folded norm.
+    if dev.pdl_supported() {
+        st.set_fused_norm(true);
+        st.set_pdl(dev, true);
+        for flags in [0, 1, 2, 3] {
+            dev.set_pdl_flags(flags)?;
+            let ms = time_ms(dev, 3, || {
+                st.reset(&m)?;
+                st.run(&m, &enc, new, true)
+            })?;
+            variants.push(format!("PDL flags {flags}: {:.3}", ms / new as f64));
+        }
+        dev.set_pdl_flags(t0_cuda::device::PDL_FLAGS_DEFAULT)?;
+    }
+    st.set_pdl(dev, pdl0);
+    st.set_fused_norm(fused0);
+    // Kernel timeline of 4 plain-launched decode steps (event after every kernel).
+    st.reset(&m)?;
+    st.run(&m, &enc, 1, false)?;
+    dev.trace_start()?;
+    st.run(&m, &enc, 4, false)?;
+    let tr = dev.trace_finish()?;
+    let mut by: Vec<(&str, usize, f64)> = Vec::new();
+    for (k, ms) in &tr {
+        match by.iter_mut().find(|e| e.0 == *k) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += ms;
+            }
+            None => by.push((k, 1, *ms)),
+        }
+    }
+    by.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap());
+    let total: f64 = tr.iter().map(|e| e.1).sum::<f64>() / 4.0;
+    eprintln!(
+        "[{name}] decode step timeline (plain launches, events between kernels): {:.3} ms/step, {} kernels/step; {}",
+        total,
+        tr.len() / 4,
+        by.iter()
+            .map(|(k, n, ms)| format!("{k} x{} {:.1} us each {:.3} ms", n / 4, ms * 1e3 / *n as f64, ms / 4.0))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     eprintln!(
         "[{name}] G1 decode ms/token by option (default PDL {} folded-norm {}): {}",
         pdl0 as u8,

@@ -168,6 +168,8 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
         (const uint4*)(W + (long long)min(n0 + r, N - 1) * ldw);                        \
     const int nc = K >> 3;                                                              \
     const bool has0 = tid < nc, has1 = tid + 256 < nc;                                  \
+    const bool pre = (t0_pdl_flags & 2) != 0;                                           \
+    if (!pre) pdl_wait();                                                               \
     uint4 p0[4], p1[4];                                                                 \
     _Pragma("unroll") for (int r = 0; r < 4; ++r) {                                     \
         p0[r] = make_uint4(0u, 0u, 0u, 0u);                                             \
