@@ -517,8 +517,38 @@ pub struct Attention {
     pub force_rows: bool,
 }
 
-/// Queues one attention call.
+/// Which flash-attention kernel runs head size 64 where the flash path applies (the
+/// row-wise kernel takes every other call whatever this says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKernel {
+    /// [`FlashKernel::V2`], or [`FlashKernel::Old`] when `T0_CUDA_FLASH=old`.
+    Auto,
+    /// `flash_attn_d64`: 64 queries per block, K/V tiles loaded synchronously.
+    Old,
+    /// `flash_attn_d64_v2`: 128 queries per block (8 warps), K/V tiles double-buffered with
+    /// cp.async, exp2 softmax, masks only on tiles that need them.
+    V2,
+}
+
+impl FlashKernel {
+    fn resolve(self) -> FlashKernel {
+        match self {
+            FlashKernel::Auto if std::env::var("T0_CUDA_FLASH").is_ok_and(|v| v == "old") => {
+                FlashKernel::Old
+            }
+            FlashKernel::Auto => FlashKernel::V2,
+            k => k,
+        }
+    }
+}
+
+/// Queues one attention call (flash kernel chosen by [`FlashKernel::Auto`]).
 pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
+    attention_with(dev, at, FlashKernel::Auto)
+}
+
+/// Queues one attention call with the given flash kernel (for tests and benchmarks).
+pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> Result<()> {
     let Attention {
         batch,
         heads,
@@ -606,6 +636,7 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
     };
     let (lqi, lki) = (i32_of(lq, "lq")?, i32_of(lk, "lk")?);
     if flash_ok {
+        let v2 = flash.resolve() == FlashKernel::V2;
         let mut args = Vec::with_capacity(20);
         common_tail(&mut args);
         args.extend([
@@ -620,13 +651,23 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             Arg::I(i32_of(at.q_offset, "q_offset")?),
             Arg::I(i32_of(at.kv_div, "kv_div")?),
         ]);
-        dev.launch(
-            Kernel::FlashAttnD64,
-            (lq.div_ceil(64) as u32, heads as u32, batch as u32),
-            (128, 1, 1),
-            0,
-            &args,
-        )
+        if v2 {
+            dev.launch(
+                Kernel::FlashAttnD64V2,
+                (lq.div_ceil(128) as u32, heads as u32, batch as u32),
+                (256, 1, 1),
+                0,
+                &args,
+            )
+        } else {
+            dev.launch(
+                Kernel::FlashAttnD64,
+                (lq.div_ceil(64) as u32, heads as u32, batch as u32),
+                (128, 1, 1),
+                0,
+                &args,
+            )
+        }
     } else {
         let smem = (800 + lk) * 4;
         if smem > 200 * 1024 {
@@ -669,7 +710,25 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
     }
 }
 
-/// T5 RMS norm of `rows` f32 rows of `d`: `y = w * x / sqrt(mean(x^2) + eps)`, y in bf16 or f32.
+/// Which RMS-norm kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormKernel {
+    /// [`NormKernel::Vec`] where the row length and alignment allow it, else
+    /// [`NormKernel::Old`]; always `Old` when `T0_CUDA_RMSNORM=old`.
+    Auto,
+    /// `rmsnorm`: any `d`, scalar loads, the row read twice.
+    Old,
+    /// `rmsnorm_vec`: 16-byte loads, the row read once and kept in registers. Needs `d` a
+    /// multiple of 4 up to [`RMSNORM_VEC_MAX_D`], `x` and `w` 16-byte aligned, `y` 16-byte
+    /// (f32 out) or 8-byte (bf16 out) aligned; an error otherwise.
+    Vec,
+}
+
+/// Longest row `rmsnorm_vec` takes (256 threads x 8 float4 each).
+pub const RMSNORM_VEC_MAX_D: usize = 256 * 8 * 4;
+
+/// T5 RMS norm of `rows` f32 rows of `d`: `y = w * x / sqrt(mean(x^2) + eps)`, y in bf16 or f32
+/// (kernel chosen by [`NormKernel::Auto`]).
 pub fn rmsnorm(
     dev: &CudaDevice,
     x: DevView,
@@ -679,16 +738,58 @@ pub fn rmsnorm(
     eps: f32,
     out_bf16: bool,
 ) -> Result<()> {
+    rmsnorm_with(dev, x, w, y, (rows, d), eps, out_bf16, NormKernel::Auto)
+}
+
+/// As [`rmsnorm`] with the given kernel (for tests and benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn rmsnorm_with(
+    dev: &CudaDevice,
+    x: DevView,
+    w: DevView,
+    y: DevView,
+    (rows, d): (usize, usize),
+    eps: f32,
+    out_bf16: bool,
+    kernel: NormKernel,
+) -> Result<()> {
     if rows == 0 {
         return Ok(());
     }
     need(x, rows * d * 4, "rmsnorm x")?;
     need(w, d * 4, "rmsnorm w")?;
     need(y, rows * d * if out_bf16 { 2 } else { 4 }, "rmsnorm y")?;
+    let y_align = if out_bf16 { 8 } else { 16 };
+    let vec_ok = d > 0
+        && d % 4 == 0
+        && d <= RMSNORM_VEC_MAX_D
+        && x.ptr() % 16 == 0
+        && w.ptr() % 16 == 0
+        && y.ptr() % y_align == 0;
+    let use_vec = match kernel {
+        NormKernel::Auto => {
+            vec_ok && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old")
+        }
+        NormKernel::Old => false,
+        NormKernel::Vec if vec_ok => true,
+        NormKernel::Vec => {
+            return Err(CudaError::Shape(format!(
+                "rmsnorm_vec needs d a multiple of 4 up to {RMSNORM_VEC_MAX_D} and aligned views (d {d})"
+            )));
+        }
+    };
+    // rmsnorm_vec: each thread holds at most 4 float4 up to d = 4096 (blockDim a multiple
+    // of 32, at most 256), at most 8 above.
+    let (kern, threads) = if use_vec {
+        let t = (d / 4).div_ceil(4).next_multiple_of(32).clamp(32, 256);
+        (Kernel::RmsNormVec, t as u32)
+    } else {
+        (Kernel::RmsNorm, 256)
+    };
     dev.launch(
-        Kernel::RmsNorm,
+        kern,
         (rows as u32, 1, 1),
-        (256, 1, 1),
+        (threads, 1, 1),
         0,
         &[
             Arg::P(x.ptr()),
