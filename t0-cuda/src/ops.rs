@@ -767,9 +767,7 @@ pub fn rmsnorm_with(
         && w.ptr() % 16 == 0
         && y.ptr() % y_align == 0;
     let use_vec = match kernel {
-        NormKernel::Auto => {
-            vec_ok && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old")
-        }
+        NormKernel::Auto => vec_ok && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old"),
         NormKernel::Old => false,
         NormKernel::Vec if vec_ok => true,
         NormKernel::Vec => {

@@ -707,7 +707,13 @@ fn max_elem_err(got: &[f32], want: &[f64]) -> f64 {
     let scale = want.iter().fold(0.0f64, |m, w| m.max(w.abs())).max(1e-30);
     got.iter()
         .zip(want)
-        .map(|(&g, &w)| if g.is_finite() { (g as f64 - w).abs() } else { f64::INFINITY })
+        .map(|(&g, &w)| {
+            if g.is_finite() {
+                (g as f64 - w).abs()
+            } else {
+                f64::INFINITY
+            }
+        })
         .fold(0.0f64, f64::max)
         / scale
 }
@@ -819,7 +825,10 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
         let got = down_bf16(dev, &ob, n);
         check(&format!("{label} {kern:?}"), &got, &want, 1e-2);
         let e = max_elem_err(&got, &want);
-        assert!(e <= 3e-2, "{label} {kern:?}: max element error {e:e} of max |ref|");
+        assert!(
+            e <= 3e-2,
+            "{label} {kern:?}: max element error {e:e} of max |ref|"
+        );
         // Key batches with no valid key: every output of their query batches is exactly 0.
         if let Some(lens) = &c.lens {
             for b in 0..c.batch {
@@ -842,8 +851,8 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
 fn flash_v2_matches_f64_and_old_kernel() {
     let Some(dev) = device() else { return };
     let mut rng = Rng::new(41);
-    let case = |batch, heads, lq, lk, lens: Option<Vec<i32>>, bias, causal, q_offset, kv_div| {
-        FlashCase {
+    let case =
+        |batch, heads, lq, lk, lens: Option<Vec<i32>>, bias, causal, q_offset, kv_div| FlashCase {
             batch,
             heads,
             lq,
@@ -854,22 +863,61 @@ fn flash_v2_matches_f64_and_old_kernel() {
             q_offset,
             kv_div,
             fused: false,
-        }
-    };
+        };
     let mut cases = vec![
         // The G3 encoder shape (512 x 512) in the engine's fused QKV layout.
         FlashCase {
             fused: true,
-            ..case(2, 2, 512, 512, Some(vec![512, 300]), Some(true), false, 0, 1)
+            ..case(
+                2,
+                2,
+                512,
+                512,
+                Some(vec![512, 300]),
+                Some(true),
+                false,
+                0,
+                1,
+            )
         },
         // A key batch with no valid key (rows of zeros), one with a single key.
-        case(4, 1, 512, 512, Some(vec![1, 511, 0, 257]), Some(false), false, 0, 1),
+        case(
+            4,
+            1,
+            512,
+            512,
+            Some(vec![1, 511, 0, 257]),
+            Some(false),
+            false,
+            0,
+            1,
+        ),
         case(3, 2, 512, 512, None, None, false, 0, 1),
         // Causal with offsets, key lengths, bias.
-        case(2, 2, 70, 200, Some(vec![200, 150]), Some(true), true, 100, 1),
+        case(
+            2,
+            2,
+            70,
+            200,
+            Some(vec![200, 150]),
+            Some(true),
+            true,
+            100,
+            1,
+        ),
         case(2, 2, 150, 150, None, Some(true), true, 0, 1),
         case(2, 2, 7, 20, None, Some(true), true, 13, 1),
-        case(2, 1, 130, 300, Some(vec![290, 0]), Some(false), true, 170, 1),
+        case(
+            2,
+            1,
+            130,
+            300,
+            Some(vec![290, 0]),
+            Some(false),
+            true,
+            170,
+            1,
+        ),
         case(1, 2, 200, 200, None, None, true, 0, 1),
         // Query batches sharing one K/V.
         case(4, 2, 5, 130, Some(vec![130, 77]), None, false, 0, 2),
@@ -950,7 +998,10 @@ fn rmsnorm_vec_matches_f64_and_old_kernel() {
                     let what = format!("rmsnorm {kern:?} {rows}x{d} bf16 {bf}");
                     check(&what, &got, &want, if bf { 1e-2 } else { 1e-5 });
                     let e = max_elem_err(&got, &want);
-                    assert!(e <= if bf { 1e-2 } else { 1e-5 }, "{what}: max elem err {e:e}");
+                    assert!(
+                        e <= if bf { 1e-2 } else { 1e-5 },
+                        "{what}: max elem err {e:e}"
+                    );
                     outs.push(got);
                 }
                 let old: Vec<f64> = outs[0].iter().map(|&v| v as f64).collect();
