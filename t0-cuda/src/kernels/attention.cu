@@ -305,14 +305,41 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
             }
             // Bias (added before the softmax, no 1/sqrt(d): T5), then the log2(e) scale.
             if (brow) {
+                // This thread's table indices are bb0 + nt * 8 + (e & 1) (rows r0; bb1 for
+                // r1), all within [lo, hi]. Warp-uniform fast paths: every index inside the
+                // table (no clamp), every index clamped to the first or to the last entry
+                // (one value; T5 tables are clamped at +-max_distance, so far tiles are
+                // constant); else clamp each index.
+                const int bb0 = j0 + t * 2 + br0, bb1 = j0 + t * 2 + br1;
+                const int lo = min(bb0, bb1), hi = max(bb0, bb1) + 57;
+                if (__all_sync(0xffffffffu, lo >= 0 && hi < bias_W)) {
+                    const float* b0p = brow + bb0;
+                    const float* b1p = brow + bb1;
 #pragma unroll
-                for (int nt = 0; nt < 8; ++nt) {
+                    for (int nt = 0; nt < 8; ++nt) {
+                        s[nt][0] = (s[nt][0] + __ldg(b0p + nt * 8)) * LOG2E;
+                        s[nt][1] = (s[nt][1] + __ldg(b0p + nt * 8 + 1)) * LOG2E;
+                        s[nt][2] = (s[nt][2] + __ldg(b1p + nt * 8)) * LOG2E;
+                        s[nt][3] = (s[nt][3] + __ldg(b1p + nt * 8 + 1)) * LOG2E;
+                    }
+                } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
+                    // Per thread one value (the warp may straddle both ends only when W is
+                    // small; each thread's own range is on one side).
+                    const float bv = __ldg(brow + (hi <= 0 ? 0 : bias_W - 1));
 #pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int j = j0 + nt * 8 + t * 2 + (e & 1);
-                        int bi = j + ((e < 2) ? br0 : br1);
-                        bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
-                        s[nt][e] = (s[nt][e] + __ldg(brow + bi)) * LOG2E;
+                    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) s[nt][e] = (s[nt][e] + bv) * LOG2E;
+                } else {
+#pragma unroll
+                    for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int j = j0 + nt * 8 + t * 2 + (e & 1);
+                            int bi = j + ((e < 2) ? br0 : br1);
+                            bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                            s[nt][e] = (s[nt][e] + __ldg(brow + bi)) * LOG2E;
+                        }
                     }
                 }
             } else {
