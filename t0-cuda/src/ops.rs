@@ -761,11 +761,11 @@ pub fn rmsnorm_with(
     need(y, rows * d * if out_bf16 { 2 } else { 4 }, "rmsnorm y")?;
     let y_align = if out_bf16 { 8 } else { 16 };
     let vec_ok = d > 0
-        && d % 4 == 0
+        && d.is_multiple_of(4)
         && d <= RMSNORM_VEC_MAX_D
-        && x.ptr() % 16 == 0
-        && w.ptr() % 16 == 0
-        && y.ptr() % y_align == 0;
+        && x.ptr().is_multiple_of(16)
+        && w.ptr().is_multiple_of(16)
+        && y.ptr().is_multiple_of(y_align);
     let use_vec = match kernel {
         NormKernel::Auto => vec_ok && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old"),
         NormKernel::Old => false,

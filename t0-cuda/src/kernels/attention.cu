@@ -207,7 +207,8 @@ __device__ __forceinline__ void fa2_load_kv(u16* sK, u16* sV, const u16* Kb, con
 // (arguments, masks, bias, kv_div, zeros for fully masked rows). 128 queries per block
 // (8 warps x 16 rows: half the K/V traffic per query of the 64-row kernel), Q fragments kept
 // in registers, K/V tiles of 64 keys double-buffered with cp.async (tile t + 1 loads while
-// tile t is computed), scores scaled by log2(e) after the bias so the softmax runs on exp2,
+// tile t is computed), the softmax on exp2 (log2 e folded into one FMA per score, after the
+// bias), bias loads without clamping where a whole tile allows it,
 // per-element masks only on tiles that need them, and warps skip tiles that are entirely
 // masked for their 16 rows (causal) or whose rows are all past Lq.
 // grid (ceil(Lq/128), heads, batch), 256 threads, 36864 bytes of static shared memory.
@@ -269,7 +270,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
     for (int i = 0; i < 8; ++i)
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[i][e] = 0.0f;
-    // Running maxima in the log2 domain (scores times log2 e) and row sums.
+    // Running row maxima (of the biased scores) and row sums.
     float m0 = -T0_INF, m1 = -T0_INF, l0 = 0.0f, l1 = 0.0f;
 
     for (int it = 0; it < ntiles; ++it) {
@@ -303,7 +304,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
                     mma_bf16_16816(s[nt + 1], qf[kc], b1);
                 }
             }
-            // Bias (added before the softmax, no 1/sqrt(d): T5), then the log2(e) scale.
+            // Bias (added before the softmax, no 1/sqrt(d): T5).
             if (brow) {
                 // This thread's table indices are bb0 + nt * 8 + (e & 1) (rows r0; bb1 for
                 // r1), all within [lo, hi]. Warp-uniform fast paths: every index inside the
@@ -317,10 +318,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
                     const float* b1p = brow + bb1;
 #pragma unroll
                     for (int nt = 0; nt < 8; ++nt) {
-                        s[nt][0] = (s[nt][0] + __ldg(b0p + nt * 8)) * LOG2E;
-                        s[nt][1] = (s[nt][1] + __ldg(b0p + nt * 8 + 1)) * LOG2E;
-                        s[nt][2] = (s[nt][2] + __ldg(b1p + nt * 8)) * LOG2E;
-                        s[nt][3] = (s[nt][3] + __ldg(b1p + nt * 8 + 1)) * LOG2E;
+                        s[nt][0] = s[nt][0] + __ldg(b0p + nt * 8);
+                        s[nt][1] = s[nt][1] + __ldg(b0p + nt * 8 + 1);
+                        s[nt][2] = s[nt][2] + __ldg(b1p + nt * 8);
+                        s[nt][3] = s[nt][3] + __ldg(b1p + nt * 8 + 1);
                     }
                 } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
                     // Per thread one value (the warp may straddle both ends only when W is
@@ -329,7 +330,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 #pragma unroll
                     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-                        for (int e = 0; e < 4; ++e) s[nt][e] = (s[nt][e] + bv) * LOG2E;
+                        for (int e = 0; e < 4; ++e) s[nt][e] += bv;
                 } else {
 #pragma unroll
                     for (int nt = 0; nt < 8; ++nt) {
@@ -338,15 +339,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
                             const int j = j0 + nt * 8 + t * 2 + (e & 1);
                             int bi = j + ((e < 2) ? br0 : br1);
                             bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
-                            s[nt][e] = (s[nt][e] + __ldg(brow + bi)) * LOG2E;
+                            s[nt][e] += __ldg(brow + bi);
                         }
                     }
                 }
-            } else {
-#pragma unroll
-                for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) s[nt][e] *= LOG2E;
             }
             // Masks only where this tile reaches past the key length or (causal) past the
             // warp's first position.
@@ -375,16 +371,18 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
             const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
             const float ref0 = (mn0 == -T0_INF) ? 0.0f : mn0;
             const float ref1 = (mn1 == -T0_INF) ? 0.0f : mn1;
-            const float sc0 = fa_ex2(m0 - ref0), sc1 = fa_ex2(m1 - ref1);
+            // exp(x - ref) = exp2(x * log2 e - ref * log2 e): one FMA and one ex2 per score.
+            const float nr0 = -ref0 * LOG2E, nr1 = -ref1 * LOG2E;
+            const float sc0 = fa_ex2(fmaf(m0, LOG2E, nr0)), sc1 = fa_ex2(fmaf(m1, LOG2E, nr1));
             m0 = mn0;
             m1 = mn1;
             float sum0 = 0.0f, sum1 = 0.0f;
 #pragma unroll
             for (int nt = 0; nt < 8; ++nt) {
-                s[nt][0] = fa_ex2(s[nt][0] - ref0);
-                s[nt][1] = fa_ex2(s[nt][1] - ref0);
-                s[nt][2] = fa_ex2(s[nt][2] - ref1);
-                s[nt][3] = fa_ex2(s[nt][3] - ref1);
+                s[nt][0] = fa_ex2(fmaf(s[nt][0], LOG2E, nr0));
+                s[nt][1] = fa_ex2(fmaf(s[nt][1], LOG2E, nr0));
+                s[nt][2] = fa_ex2(fmaf(s[nt][2], LOG2E, nr1));
+                s[nt][3] = fa_ex2(fmaf(s[nt][3], LOG2E, nr1));
                 sum0 += s[nt][0] + s[nt][1];
                 sum1 += s[nt][2] + s[nt][3];
             }
