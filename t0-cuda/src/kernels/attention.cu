@@ -262,7 +262,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
     const int r0 = rw + g, r1 = r0 + 8;
     const int p0 = q_offset + r0, p1 = q_offset + r1;
     const float* brow = bias ? bias + (long long)h * bias_W : 0;
-    const int br0 = bias_R - (bias_qpos ? p0 : r0), br1 = bias_R - (bias_qpos ? p1 : r1);
+    // Table index offsets of rows r0 and r1 (= r0 + 8): br0 and br0 - 8.
+    const int br0 = bias_R - (bias_qpos ? p0 : r0);
     const float LOG2E = 1.4426950408889634f;
 
     float o[8][4];
@@ -311,17 +312,16 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
                 // table (no clamp), every index clamped to the first or to the last entry
                 // (one value; T5 tables are clamped at +-max_distance, so far tiles are
                 // constant); else clamp each index.
-                const int bb0 = j0 + t * 2 + br0, bb1 = j0 + t * 2 + br1;
-                const int lo = min(bb0, bb1), hi = max(bb0, bb1) + 57;
+                const int bb0 = j0 + t * 2 + br0, bb1 = bb0 - 8;
+                const int lo = bb1, hi = bb0 + 57;
                 if (__all_sync(0xffffffffu, lo >= 0 && hi < bias_W)) {
-                    const float* b0p = brow + bb0;
-                    const float* b1p = brow + bb1;
+                    const float* b0p = brow + bb0;  // row r1's entries start 8 earlier
 #pragma unroll
                     for (int nt = 0; nt < 8; ++nt) {
                         s[nt][0] = s[nt][0] + __ldg(b0p + nt * 8);
                         s[nt][1] = s[nt][1] + __ldg(b0p + nt * 8 + 1);
-                        s[nt][2] = s[nt][2] + __ldg(b1p + nt * 8);
-                        s[nt][3] = s[nt][3] + __ldg(b1p + nt * 8 + 1);
+                        s[nt][2] = s[nt][2] + __ldg(b0p + nt * 8 - 8);
+                        s[nt][3] = s[nt][3] + __ldg(b0p + nt * 8 - 7);
                     }
                 } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
                     // Per thread one value (the warp may straddle both ends only when W is
@@ -337,7 +337,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 #pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int j = j0 + nt * 8 + t * 2 + (e & 1);
-                            int bi = j + ((e < 2) ? br0 : br1);
+                            int bi = j + br0 - ((e < 2) ? 0 : 8);
                             bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
                             s[nt][e] += __ldg(brow + bi);
                         }
