@@ -521,7 +521,8 @@ pub struct Attention {
 /// row-wise kernel takes every other call whatever this says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashKernel {
-    /// [`FlashKernel::V2`], or [`FlashKernel::Old`] when `T0_CUDA_FLASH=old`.
+    /// [`FlashKernel::V2`], or [`FlashKernel::Old`] when `T0_CUDA_FLASH=old` or V2 failed
+    /// its self-check ([`CudaDevice::fast_kernels_checked`]).
     Auto,
     /// `flash_attn_d64`: 64 queries per block, K/V tiles loaded synchronously.
     Old,
@@ -531,9 +532,12 @@ pub enum FlashKernel {
 }
 
 impl FlashKernel {
-    fn resolve(self) -> FlashKernel {
+    fn resolve(self, dev: &CudaDevice) -> FlashKernel {
         match self {
-            FlashKernel::Auto if std::env::var("T0_CUDA_FLASH").is_ok_and(|v| v == "old") => {
+            FlashKernel::Auto
+                if std::env::var("T0_CUDA_FLASH").is_ok_and(|v| v == "old")
+                    || !dev.fast_kernels_checked().0 =>
+            {
                 FlashKernel::Old
             }
             FlashKernel::Auto => FlashKernel::V2,
@@ -636,7 +640,7 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
     };
     let (lqi, lki) = (i32_of(lq, "lq")?, i32_of(lk, "lk")?);
     if flash_ok {
-        let v2 = flash.resolve() == FlashKernel::V2;
+        let v2 = flash.resolve(dev) == FlashKernel::V2;
         let mut args = Vec::with_capacity(20);
         common_tail(&mut args);
         args.extend([
@@ -710,11 +714,148 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
     }
 }
 
+/// Checks `flash_attn_d64_v2` against `flash_attn_d64` (two cases: 2 x 2 heads x 200 x 200
+/// with key lengths 200 / 77 and a position-indexed bias; causal 70 x 150 from offset 60 with
+/// a row-indexed bias) and `rmsnorm_vec` against `rmsnorm` (5 x 4096 and 3 x 768, bf16 and
+/// f32 out) on random inputs: (flash ok, norm ok), each true when every output is finite and
+/// agrees to 1e-2 relative (1e-5 for f32 norm outputs). Used by
+/// [`CudaDevice::fast_kernels_checked`].
+pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
+    use crate::reference::{Rng, from_bf16_bits, rel_err, to_bf16_bits};
+    let mut rng = Rng::new(0x5eed);
+    let agree = |a: &[f32], b: &[f32], tol: f64| {
+        let want: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+        a.iter().all(|v| v.is_finite()) && rel_err(a, &want) <= tol
+    };
+    let bf16_buf = |rng: &mut Rng, n: usize| -> Result<crate::DevBuf> {
+        let b = dev.alloc(n * 2)?;
+        dev.upload(&b, 0, &to_bf16_bits(&rng.bf16_vec(n, 1.0)))?;
+        Ok(b)
+    };
+    let mut flash_ok = true;
+    // (batch, heads, lq, lk, key lengths, bias by position, causal, q_offset)
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        &'static [i32],
+        bool,
+        bool,
+        usize,
+    );
+    let cases: [Case; 2] = [
+        (2, 2, 200, 200, &[200, 77], true, false, 0),
+        (2, 1, 70, 150, &[], false, true, 60),
+    ];
+    for (batch, heads, lq, lk, lens, qpos, causal, q_offset) in cases {
+        let inner = heads * 64;
+        let q = bf16_buf(&mut rng, batch * lq * inner)?;
+        let k = bf16_buf(&mut rng, batch * lk * inner)?;
+        let v = bf16_buf(&mut rng, batch * lk * inner)?;
+        let (br, bw) = (40usize, 81usize);
+        let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+        let tb = dev.alloc(tab.len() * 4)?;
+        dev.upload(&tb, 0, &tab)?;
+        let lb = dev.alloc(batch * 4)?;
+        if !lens.is_empty() {
+            dev.upload(&lb, 0, lens)?;
+        }
+        let n = batch * lq * inner;
+        let mut outs = Vec::new();
+        for kern in [FlashKernel::Old, FlashKernel::V2] {
+            let o = dev.alloc(n * 2)?;
+            dev.memset(&o, 0, n * 2, 0xff)?;
+            let at = Attention {
+                batch,
+                heads,
+                dh: 64,
+                lq,
+                lk,
+                q: q.view(),
+                q_st: Strides {
+                    batch: lq * inner,
+                    row: inner,
+                },
+                k: k.view(),
+                v: v.view(),
+                kv_st: Strides {
+                    batch: lk * inner,
+                    row: inner,
+                },
+                o: o.view(),
+                o_st: Strides {
+                    batch: lq * inner,
+                    row: inner,
+                },
+                key_len: if lens.is_empty() {
+                    DevView::NULL
+                } else {
+                    lb.view()
+                },
+                bias: tb.view(),
+                bias_r: br,
+                bias_w: bw,
+                bias_qpos: qpos,
+                causal,
+                q_offset,
+                kv_div: 1,
+                pos: DevView::NULL,
+                new_kv: None,
+                force_rows: false,
+            };
+            attention_with(dev, &at, kern)?;
+            let mut h = vec![0u16; n];
+            dev.download(&o, 0, &mut h)?;
+            outs.push(from_bf16_bits(&h));
+        }
+        flash_ok &= agree(&outs[1], &outs[0], 1e-2);
+    }
+    let mut norm_ok = true;
+    for (rows, d) in [(5usize, 4096usize), (3, 768)] {
+        let x: Vec<f32> = (0..rows * d).map(|_| rng.uniform() * 3.0).collect();
+        let w: Vec<f32> = (0..d).map(|_| rng.uniform()).collect();
+        let (xb, wb) = (dev.alloc(x.len() * 4)?, dev.alloc(w.len() * 4)?);
+        dev.upload(&xb, 0, &x)?;
+        dev.upload(&wb, 0, &w)?;
+        for bf in [true, false] {
+            let mut outs = Vec::new();
+            for kern in [NormKernel::Old, NormKernel::Vec] {
+                let y = dev.alloc(rows * d * 4)?;
+                dev.memset(&y, 0, rows * d * 4, 0xff)?;
+                rmsnorm_with(
+                    dev,
+                    xb.view(),
+                    wb.view(),
+                    y.view(),
+                    (rows, d),
+                    1e-6,
+                    bf,
+                    kern,
+                )?;
+                let got = if bf {
+                    let mut h = vec![0u16; rows * d];
+                    dev.download(&y, 0, &mut h)?;
+                    from_bf16_bits(&h)
+                } else {
+                    let mut h = vec![0f32; rows * d];
+                    dev.download(&y, 0, &mut h)?;
+                    h
+                };
+                outs.push(got);
+            }
+            norm_ok &= agree(&outs[1], &outs[0], if bf { 1e-2 } else { 1e-5 });
+        }
+    }
+    Ok((flash_ok, norm_ok))
+}
+
 /// Which RMS-norm kernel runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NormKernel {
     /// [`NormKernel::Vec`] where the row length and alignment allow it, else
-    /// [`NormKernel::Old`]; always `Old` when `T0_CUDA_RMSNORM=old`.
+    /// [`NormKernel::Old`]; always `Old` when `T0_CUDA_RMSNORM=old` or `Vec` failed its
+    /// self-check ([`CudaDevice::fast_kernels_checked`]).
     Auto,
     /// `rmsnorm`: any `d`, scalar loads, the row read twice.
     Old,
@@ -767,7 +908,11 @@ pub fn rmsnorm_with(
         && w.ptr().is_multiple_of(16)
         && y.ptr().is_multiple_of(y_align);
     let use_vec = match kernel {
-        NormKernel::Auto => vec_ok && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old"),
+        NormKernel::Auto => {
+            vec_ok
+                && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old")
+                && dev.fast_kernels_checked().1
+        }
         NormKernel::Old => false,
         NormKernel::Vec if vec_ok => true,
         NormKernel::Vec => {

@@ -850,6 +850,10 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
 #[test]
 fn flash_v2_matches_f64_and_old_kernel() {
     let Some(dev) = device() else { return };
+    // The run-time self-check that gates automatic use of the new kernels.
+    let checked = dev.fast_kernels_checked();
+    eprintln!("self-check (flash_attn_d64_v2, rmsnorm_vec) = {checked:?}");
+    assert_eq!(checked, (true, true));
     let mut rng = Rng::new(41);
     let case =
         |batch, heads, lq, lk, lens: Option<Vec<i32>>, bias, causal, q_offset, kv_div| FlashCase {

@@ -278,6 +278,10 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
 /// key lengths) and RMSNorm (16384 x 4096 f32 -> bf16): old vs new kernels in one run, with
 /// the relative difference between their outputs.
 fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
+    println!(
+        "self-check (flash_attn_d64_v2, rmsnorm_vec): {:?} (automatic choice uses a kernel only if true)",
+        dev.fast_kernels_checked()
+    );
     let (batch, heads, len) = (32usize, 64usize, 512usize);
     let inner = heads * 64;
     let qkv = dev.alloc(batch * len * 3 * inner * 2)?;
