@@ -41,6 +41,7 @@ pub struct CudaDevice {
     pdl_flags: std::sync::atomic::AtomicI32,
     /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
     trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
+    fast_verified: std::sync::OnceLock<(bool, bool)>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -226,6 +227,7 @@ impl CudaDevice {
             pdl: std::sync::atomic::AtomicBool::new(false),
             pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
             trace: Mutex::new(None),
+            fast_verified: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -329,6 +331,7 @@ impl CudaDevice {
     /// Compiles every module this device can use now (instead of on first use).
     pub fn warm_up(&self) -> Result<()> {
         let _ = self.wgmma_checked();
+        let _ = self.fast_kernels_checked();
         for k in Kernel::ALL {
             if k.module() == Module::GemmSm90 && !self.has_wgmma() {
                 continue;
@@ -363,6 +366,31 @@ impl CudaDevice {
         });
         self.set_wgmma_checked(ok);
         Some(ok)
+    }
+
+    /// Outcome of the self-check of (`flash_attn_d64_v2`, `rmsnorm_vec`) against the older
+    /// kernels (`flash_attn_d64`, `rmsnorm`) on small random inputs
+    /// ([`crate::ops::fast_kernels_self_check`]), run on first call (not inside a graph
+    /// capture: [`CudaDevice::warm_up`] runs it). Automatic choice uses a new kernel only where
+    /// it passed; an error counts as a failure.
+    pub fn fast_kernels_checked(&self) -> (bool, bool) {
+        if let Some(v) = self.fast_verified.get() {
+            return *v;
+        }
+        let Some(me) = self.me.get().and_then(|w| w.upgrade()) else {
+            return (false, false);
+        };
+        let ok = crate::ops::fast_kernels_self_check(&me).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: flash v2 / rmsnorm_vec self-check error: {e}");
+            (false, false)
+        });
+        if !ok.0 || !ok.1 {
+            eprintln!(
+                "t0-cuda: self-check (flash_attn_d64_v2, rmsnorm_vec) = {ok:?}; the older kernels run instead of failing ones"
+            );
+        }
+        let _ = self.fast_verified.set(ok);
+        *self.fast_verified.get().unwrap_or(&ok)
     }
 
     /// For which GEMM epilogues the persistent TMA GEMM was timed faster than the plain TMA

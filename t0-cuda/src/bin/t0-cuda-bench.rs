@@ -16,8 +16,9 @@ use t0_core::generate::GenerateOptions;
 use t0_core::model::T5Model;
 use t0_core::tensor::{DType, TensorSource, TensorView};
 use t0_cuda::CudaBackend;
+use t0_cuda::device::DevView;
 use t0_cuda::engine::DecodeState;
-use t0_cuda::ops::{self, Epilogue, GemmKernel};
+use t0_cuda::ops::{self, Attention, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides};
 use t0_cuda::reference::Rng;
 use t0_cuda::{CudaDevice, CudaT5, Result};
 
@@ -69,6 +70,7 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
         2.0 * n as f64 / ms / 1e6
     );
     drop((a, b));
+    attention_and_norm(dev)?;
     // GEMMs: ours vs cuBLAS.
     // SAFETY: only tries to dlopen libcublas.
     let blas = if unsafe { cudarc::cublas::sys::is_culib_present() } {
@@ -270,6 +272,128 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The T0pp G3 encoder's attention (32 x 512 tokens, 64 heads, d 64, fused QKV, bias table,
+/// key lengths) and RMSNorm (16384 x 4096 f32 -> bf16): old vs new kernels in one run, with
+/// the relative difference between their outputs.
+fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
+    println!(
+        "self-check (flash_attn_d64_v2, rmsnorm_vec): {:?} (automatic choice uses a kernel only if true)",
+        dev.fast_kernels_checked()
+    );
+    let (batch, heads, len) = (32usize, 64usize, 512usize);
+    let inner = heads * 64;
+    let qkv = dev.alloc(batch * len * 3 * inner * 2)?;
+    ops::init_uniform_bf16(dev, qkv.view(), batch * len * 3 * inner, 7, 1.0)?;
+    // The engine's table: distances clamped at +-max_distance (128 for T0).
+    let (br, bw) = (128usize, 257usize);
+    let mut rng = Rng::new(8);
+    let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+    let tb = dev.alloc(tab.len() * 4)?;
+    dev.upload(&tb, 0, &tab)?;
+    let lens = dev.alloc(batch * 4)?;
+    dev.upload(&lens, 0, &vec![len as i32; batch])?;
+    let outs = [
+        dev.alloc(batch * len * inner * 2)?,
+        dev.alloc(batch * len * inner * 2)?,
+    ];
+    let st = Strides {
+        batch: len * 3 * inner,
+        row: 3 * inner,
+    };
+    let flops = 4.0 * (batch * heads * len * len * 64) as f64;
+    let mut line =
+        format!("attention G3 T0pp {batch}x{len}, {heads} heads, d 64 (bias, key_len, fused QKV):");
+    for (o, kern) in outs.iter().zip([FlashKernel::Old, FlashKernel::V2]) {
+        let at = Attention {
+            batch,
+            heads,
+            dh: 64,
+            lq: len,
+            lk: len,
+            q: qkv.view(),
+            q_st: st,
+            k: qkv.view().from(inner * 2)?,
+            v: qkv.view().from(inner * 4)?,
+            kv_st: st,
+            o: o.view(),
+            o_st: Strides {
+                batch: len * inner,
+                row: inner,
+            },
+            key_len: lens.view(),
+            bias: tb.view(),
+            bias_r: br,
+            bias_w: bw,
+            bias_qpos: true,
+            causal: false,
+            q_offset: 0,
+            kv_div: 1,
+            pos: DevView::NULL,
+            new_kv: None,
+            force_rows: false,
+        };
+        let ms = time_ms(dev, 10, || ops::attention_with(dev, &at, kern))?;
+        line += &format!(" {kern:?} {ms:.3} ms = {:.0} TFLOP/s;", flops / ms / 1e9);
+    }
+    let n = batch * len * inner;
+    let diff = rel_diff_bf16(dev, &outs[1], &outs[0], n)?;
+    println!("{line} v2 vs old rel diff {diff:.2e}");
+    drop((qkv, outs));
+
+    let (rows, d) = (16384usize, 4096usize);
+    let x = dev.alloc(rows * d * 4)?;
+    let w = dev.alloc(d * 4)?;
+    // f32 values from bf16 random bits: x as bf16 pairs read as f32 are finite and varied.
+    ops::init_uniform_bf16(dev, x.view(), rows * d * 2, 9, 1.0)?;
+    ops::init_uniform_bf16(dev, w.view(), d * 2, 10, 1.0)?;
+    let ys = [dev.alloc(rows * d * 2)?, dev.alloc(rows * d * 2)?];
+    let bytes = (rows * d * 6) as f64;
+    let mut line = format!("rmsnorm {rows}x{d} f32 -> bf16:");
+    for (y, kern) in ys.iter().zip([NormKernel::Old, NormKernel::Vec]) {
+        let reps = 10;
+        let ms = time_ms(dev, 5, || {
+            for _ in 0..reps {
+                ops::rmsnorm_with(
+                    dev,
+                    x.view(),
+                    w.view(),
+                    y.view(),
+                    (rows, d),
+                    1e-6,
+                    true,
+                    kern,
+                )?;
+            }
+            Ok(())
+        })? / reps as f64;
+        line += &format!(" {kern:?} {ms:.3} ms = {:.0} GB/s;", bytes / ms / 1e6);
+    }
+    let diff = rel_diff_bf16(dev, &ys[1], &ys[0], rows * d)?;
+    println!("{line} vec vs old rel diff {diff:.2e}");
+    Ok(())
+}
+
+/// ‖a − b‖ / ‖b‖ over `n` bf16 values of two device buffers (non-finite values give inf).
+fn rel_diff_bf16(
+    dev: &CudaDevice,
+    a: &t0_cuda::DevBuf,
+    b: &t0_cuda::DevBuf,
+    n: usize,
+) -> Result<f64> {
+    let mut ha = vec![0u16; n];
+    let mut hb = vec![0u16; n];
+    dev.download(a, 0, &mut ha)?;
+    dev.download(b, 0, &mut hb)?;
+    let want: Vec<f64> = t0_cuda::reference::from_bf16_bits(&hb)
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    Ok(t0_cuda::reference::rel_err(
+        &t0_cuda::reference::from_bf16_bits(&ha),
+        &want,
+    ))
 }
 
 /// Random bf16 checkpoint in host memory with HF T5 names (for the generic-model path).
@@ -518,7 +642,12 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         total,
         tr.len() / 4,
         by.iter()
-            .map(|(k, n, ms)| format!("{k} x{} {:.1} us each {:.3} ms", n / 4, ms * 1e3 / *n as f64, ms / 4.0))
+            .map(|(k, n, ms)| format!(
+                "{k} x{} {:.1} us each {:.3} ms",
+                n / 4,
+                ms * 1e3 / *n as f64,
+                ms / 4.0
+            ))
             .collect::<Vec<_>>()
             .join("; ")
     );
