@@ -13,7 +13,7 @@ use crate::error::{CudaError, Result, drv};
 use crate::kernels::{Kernel, Module};
 
 /// Default of [`CudaDevice::set_pdl_flags`] (the value compiled into the kernels).
-pub const PDL_FLAGS_DEFAULT: i32 = 3;
+pub const PDL_FLAGS_DEFAULT: i32 = 0;
 
 /// Compute capability needed by our kernels (bf16 mma.sync, ldmatrix, cp.async).
 pub const MIN_COMPUTE_CAPABILITY: (i32, i32) = (8, 0);

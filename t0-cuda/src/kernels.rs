@@ -125,11 +125,13 @@ pub enum Kernel {
     GemmTmaP,
     /// Batch-1 GEMV of a T5 RMS-normed f32 row (the norm folded in; decode).
     GemvRms,
+    /// Row-wise attention for head size 64 (decode; warp per key, few round trips).
+    AttnDecD64,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 26] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -155,6 +157,7 @@ impl Kernel {
         Kernel::GemmTma,
         Kernel::GemmTmaP,
         Kernel::GemvRms,
+        Kernel::AttnDecD64,
     ];
 
     /// The module that holds it.
@@ -163,7 +166,10 @@ impl Kernel {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv | Kernel::GemvRms => {
                 Module::Gemm
             }
-            Kernel::FlashAttnD64 | Kernel::FlashAttnD64V2 | Kernel::AttnRows => Module::Attention,
+            Kernel::FlashAttnD64
+            | Kernel::FlashAttnD64V2
+            | Kernel::AttnRows
+            | Kernel::AttnDecD64 => Module::Attention,
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
                 Module::GemmSm90
             }
@@ -199,6 +205,7 @@ impl Kernel {
             Kernel::GemmTma => "gemm_bf16_tma",
             Kernel::GemmTmaP => "gemm_bf16_tma_p",
             Kernel::GemvRms => "gemv_rms_bf16",
+            Kernel::AttnDecD64 => "attn_dec_d64",
         }
     }
 
@@ -208,7 +215,7 @@ impl Kernel {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
             Kernel::GemmTma | Kernel::GemmTmaP => Some(TMA_SMEM as i32),
-            Kernel::AttnRows => Some(200 * 1024),
+            Kernel::AttnRows | Kernel::AttnDecD64 => Some(200 * 1024),
             _ => None,
         }
     }

@@ -704,15 +704,37 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
                 "row-wise attention over {rows} query rows (at most 65535)"
             )));
         }
-        dev.launch(
-            Kernel::AttnRows,
-            (heads as u32, i32_of(rows, "batch * lq")? as u32, 1),
-            (256, 1, 1),
-            smem as u32,
-            &args,
-        )
+        let grid = (heads as u32, i32_of(rows, "batch * lq")? as u32, 1);
+        let dec_ok = dh == 64
+            && ROWS_D64.load(std::sync::atomic::Ordering::Relaxed)
+            && !std::env::var("T0_CUDA_ROWS").is_ok_and(|v| v == "old")
+            && [at.q_st, at.kv_st, at.o_st]
+                .iter()
+                .all(|s| s.batch % 2 == 0 && s.row % 2 == 0)
+            && nbs % 2 == 0
+            && [at.q.ptr(), at.k.ptr(), at.v.ptr(), at.o.ptr(), nk, nv]
+                .iter()
+                .all(|p| p % 4 == 0);
+        if dec_ok {
+            return dev.launch(
+                Kernel::AttnDecD64,
+                grid,
+                (128, 1, 1),
+                ((256 + lk) * 4) as u32,
+                &args,
+            );
+        }
+        dev.launch(Kernel::AttnRows, grid, (256, 1, 1), smem as u32, &args)
     }
 }
+
+/// Whether row-wise attention with head size 64 (decode) uses `attn_dec_d64` (default) or
+/// the general `attn_rows` (also forced by `T0_CUDA_ROWS=old`); for tests and benchmarks.
+pub fn set_rows_d64(on: bool) -> bool {
+    ROWS_D64.swap(on, std::sync::atomic::Ordering::Relaxed)
+}
+
+static ROWS_D64: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Checks `flash_attn_d64_v2` against `flash_attn_d64` (two cases: 2 x 2 heads x 200 x 200
 /// with key lengths 200 / 77 and a position-indexed bias; causal 70 x 150 from offset 60 with
@@ -1128,7 +1150,7 @@ pub fn argmax_step(
     dev.launch(
         Kernel::ArgmaxStep,
         (rows as u32, 1, 1),
-        (256, 1, 1),
+        (1024, 1, 1),
         0,
         &[
             Arg::P(logits.ptr()),

@@ -591,7 +591,9 @@ fn run_attention(
 fn attention_flash_and_rows_match_f64() {
     let Some(dev) = device() else { return };
     let mut rng = Rng::new(4);
-    for force_rows in [false, true] {
+    // Flash; row-wise with the head-size-64 decode kernel; row-wise with the general kernel.
+    for (force_rows, d64) in [(false, true), (true, true), (true, false)] {
+        ops::set_rows_d64(d64);
         run_attention(
             &dev,
             &mut rng,
@@ -682,6 +684,7 @@ fn attention_flash_and_rows_match_f64() {
         3,
         false,
     );
+    ops::set_rows_d64(true);
 }
 
 /// One flash-attention case (head size 64) for the old-vs-new kernel comparison.
@@ -1104,8 +1107,23 @@ fn decode_attention_appends_to_cache_at_pos() {
         )),
         force_rows: false,
     };
-    ops::attention(&dev, &at).unwrap();
-    let got = down_bf16(&dev, &ob, batch * inner);
+    // Both row-wise kernels, each from the original caches.
+    let (kc0, vc0) = (kc.clone(), vc.clone());
+    let mut runs = Vec::new();
+    for d64 in [true, false] {
+        ops::set_rows_d64(d64);
+        dev.upload(&kcb, 0, &r::to_bf16_bits(&kc0)).unwrap();
+        dev.upload(&vcb, 0, &r::to_bf16_bits(&vc0)).unwrap();
+        dev.memset(&ob, 0, batch * inner * 2, 0xff).unwrap();
+        ops::attention(&dev, &at).unwrap();
+        runs.push((
+            d64,
+            down_bf16(&dev, &ob, batch * inner),
+            down_bf16(&dev, &kcb, batch * cap * inner),
+            down_bf16(&dev, &vcb, batch * cap * inner),
+        ));
+    }
+    ops::set_rows_d64(true);
     // Reference: write the new k/v into the host cache, attend over 0..=pos.
     let mut q = vec![0f32; batch * inner];
     for b in 0..batch {
@@ -1126,9 +1144,16 @@ fn decode_attention_appends_to_cache_at_pos() {
         pos,
         1,
     );
-    check("decode attention (cache append at pos)", &got, &want, 1e-2);
-    let kc_dev = down_bf16(&dev, &kcb, batch * cap * inner);
-    assert_eq!(kc_dev, kc, "cache rows after append");
+    for (d64, got, kc_dev, vc_dev) in &runs {
+        check(
+            &format!("decode attention (cache append at pos), d64 kernel {d64}"),
+            got,
+            &want,
+            1e-2,
+        );
+        assert_eq!(kc_dev, &kc, "k cache rows after append (d64 {d64})");
+        assert_eq!(vc_dev, &vc, "v cache rows after append (d64 {d64})");
+    }
 }
 
 #[test]
@@ -1407,6 +1432,36 @@ fn norms_gathers_softmax_argmax() {
     let mut row0 = logits[..v].to_vec();
     row0[best0 as usize] = f32::NEG_INFINITY;
     assert_eq!(n2h[0] as usize, r::argmax(&row0));
+    // Ties go to the lowest index; vocabularies below, at and past the block's stride.
+    for v in [5usize, 1000, 4097, 32128] {
+        let mut lg: Vec<f32> = (0..2 * v).map(|_| rng.uniform()).collect();
+        let ties = [v - 1, v / 2, v / 3];
+        for &j in &ties {
+            lg[j] = 2.0;
+        }
+        lg[2 * v - 1] = 3.0;
+        let lb = up_f32(&dev, &lg);
+        let nb = poisoned(&dev, 8);
+        ops::argmax_step(
+            &dev,
+            lb.view(),
+            (2, v),
+            nb.view(),
+            None,
+            DevView::NULL,
+            7,
+            0,
+            None,
+        )
+        .unwrap();
+        let mut got = [0i32; 2];
+        dev.download(&nb, 0, &mut got).unwrap();
+        assert_eq!(
+            got,
+            [(v / 3) as i32, (v - 1) as i32],
+            "argmax ties, vocab {v}"
+        );
+    }
     // advance
     ops::advance_pos(&dev, pos.view()).unwrap();
     let mut p = [0i32];

@@ -616,6 +616,17 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
             variants.push(format!("PDL flags {flags}: {:.3}", ms / new as f64));
         }
         dev.set_pdl_flags(t0_cuda::device::PDL_FLAGS_DEFAULT)?;
+        // The general row-wise attention kernel instead of attn_dec_d64.
+        ops::set_rows_d64(false);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        ops::set_rows_d64(true);
+        variants.push(format!(
+            "PDL flags default, attn_rows instead of attn_dec_d64: {:.3}",
+            ms / new as f64
+        ));
     }
     st.set_pdl(dev, pdl0);
     st.set_fused_norm(fused0);

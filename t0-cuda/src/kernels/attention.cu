@@ -545,3 +545,115 @@ extern "C" __global__ void __launch_bounds__(256) attn_rows(
         o[d] = f2bf(kend > 0 ? v * inv : 0.0f);
     }
 }
+
+// Row-wise attention for head size 64 (decode: one query row per block, grid and arguments
+// as attn_rows), latency-bound so built for few dependent memory round trips: 4 warps; a warp
+// reads each of its keys' rows coalesced (lane l holds dimensions 2l, 2l+1; eight keys in
+// flight) and reduces the dot product with shuffles; every warp computes the softmax
+// normaliser over the block's scores itself (no block-wide reductions); the weighted sum
+// splits the keys over the warps, then one sum over the warps. With `new_k`/`new_v` the
+// current token's key/value are read from there for key *pos and also written to the cache.
+// Needs dh == 64, even strides and 4-byte aligned Q, K, V, O, new_k, new_v.
+#define AD_U 8
+extern "C" __global__ void __launch_bounds__(128) attn_dec_d64(
+    const u16* __restrict__ Q, long long q_bs, long long q_rs, u16* Kp, u16* Vp, long long kv_bs,
+    long long kv_rs, u16* __restrict__ O, long long o_bs, long long o_rs, int Lq, int Lk,
+    const int* __restrict__ pos, int q_offset, int causal, const int* __restrict__ key_len,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int kv_div, int dh,
+    const u16* __restrict__ new_k, const u16* __restrict__ new_v, long long new_bs) {
+    pdl_prologue();
+    (void)dh;
+    extern __shared__ float sh[];
+    float* part = sh;       // 4 x 64
+    float* sc = sh + 256;   // kend scores
+    const int h = blockIdx.x, b = blockIdx.y / Lq, i = blockIdx.y % Lq;
+    const int kvb = b / kv_div;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int qoff = q_offset, lk = Lk;
+    if (pos) {
+        qoff = *pos;
+        lk = min(Lk, qoff + 1);
+    }
+    int klen = lk;
+    if (key_len) klen = min(klen, key_len[kvb]);
+    const int qp = qoff + i;
+    const int kend = causal ? min(klen, qp + 1) : klen;
+    const u16* Kb = Kp + kvb * kv_bs + h * 64;
+    const u16* Vb = Vp + kvb * kv_bs + h * 64;
+    const bool app = new_k != 0 && pos != 0;
+    const int jn = app ? qoff : -1;  // the key read from new_k / new_v
+    u32 nkw = 0u, nvw = 0u;
+    if (app) {
+        nkw = ((const u32*)(new_k + b * new_bs + h * 64))[lane];
+        nvw = ((const u32*)(new_v + b * new_bs + h * 64))[lane];
+        if (warp == 0 && qoff < Lk) {
+            ((u32*)(Kp + kvb * kv_bs + (long long)qoff * kv_rs + h * 64))[lane] = nkw;
+            ((u32*)(Vp + kvb * kv_bs + (long long)qoff * kv_rs + h * 64))[lane] = nvw;
+        }
+    }
+    const u32 qw = ((const u32*)(Q + b * q_bs + (long long)i * q_rs + h * 64))[lane];
+    const float q0 = lo_f(qw), q1 = hi_f(qw);
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    const int bref = bias_R - (bias_qpos ? qp : i);
+    for (int j0 = warp; j0 < kend; j0 += 4 * AD_U) {
+        u32 kw[AD_U];
+#pragma unroll
+        for (int u = 0; u < AD_U; ++u) {
+            const int j = j0 + 4 * u;
+            kw[u] = 0u;
+            if (j < kend) kw[u] = (j == jn) ? nkw : ((const u32*)(Kb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < AD_U; ++u) {
+            const int j = j0 + 4 * u;
+            float s = warp_sum(fmaf(q0, lo_f(kw[u]), q1 * hi_f(kw[u])));
+            if (j < kend && lane == 0) {
+                if (brow) {
+                    int bi = j + bref;
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    s += brow[bi];
+                }
+                sc[j] = s;
+            }
+        }
+    }
+    __syncthreads();
+    float mx = -T0_INF;
+    for (int j = lane; j < kend; j += 32) mx = fmaxf(mx, sc[j]);
+    mx = warp_max(mx);
+    float sum = 0.0f;
+    for (int j = lane; j < kend; j += 32) sum += __expf(sc[j] - mx);
+    sum = warp_sum(sum);
+    float a0 = 0.0f, a1 = 0.0f;
+    for (int j0 = warp; j0 < kend; j0 += 4 * AD_U) {
+        u32 vw[AD_U];
+#pragma unroll
+        for (int u = 0; u < AD_U; ++u) {
+            const int j = j0 + 4 * u;
+            vw[u] = 0u;
+            if (j < kend) vw[u] = (j == jn) ? nvw : ((const u32*)(Vb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < AD_U; ++u) {
+            const int j = j0 + 4 * u;
+            if (j < kend) {
+                const float p = __expf(sc[j] - mx);
+                a0 = fmaf(p, lo_f(vw[u]), a0);
+                a1 = fmaf(p, hi_f(vw[u]), a1);
+            }
+        }
+    }
+    part[warp * 64 + 2 * lane] = a0;
+    part[warp * 64 + 2 * lane + 1] = a1;
+    __syncthreads();
+    if (warp == 0) {
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        float o0 = 0.0f, o1 = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 4; ++w) {
+            o0 += part[w * 64 + 2 * lane];
+            o1 += part[w * 64 + 2 * lane + 1];
+        }
+        ((u32*)(O + b * o_bs + (long long)i * o_rs + h * 64))[lane] = pack2(o0 * inv, o1 * inv);
+    }
+}

@@ -125,46 +125,72 @@ extern "C" __global__ void __launch_bounds__(256) log_softmax_gather(
 // `suppress` skipped when >= 0). If done is
 // not null, finished rows emit `pad` and done[b] |= (tok == eos). next[b] = tok; when hist is
 // not null, hist[b * hist_stride + *pos] = tok. One block (256 threads) per row.
-extern "C" __global__ void __launch_bounds__(256) argmax_step(
+extern "C" __global__ void __launch_bounds__(1024) argmax_step(
     const float* __restrict__ logits, int V, int* __restrict__ next, int* __restrict__ hist,
     int hist_stride, const int* __restrict__ pos, int* __restrict__ done, int eos, int pad,
     int suppress) {
     pdl_prologue();
-    __shared__ float sv[256];
-    __shared__ int si[256];
+    __shared__ float sv[32];
+    __shared__ int si[32];
     const long long b = blockIdx.x;
     const float* lr = logits + b * V;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     float best = -T0_INF;
     int bi = 0x7fffffff;
-    for (int j = threadIdx.x; j < V; j += blockDim.x) {
-        const float v = lr[j];
-        if (v > best && j != suppress) {
-            best = v;
-            bi = j;
+    // Four loads in flight per thread; each thread visits its indices in increasing order, so
+    // the strict comparison keeps the lowest index among equal maxima.
+    for (int j0 = threadIdx.x; j0 < V; j0 += 4 * blockDim.x) {
+        float v[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + u * blockDim.x;
+            v[u] = j < V ? lr[j] : -T0_INF;
         }
-    }
-    sv[threadIdx.x] = best;
-    si[threadIdx.x] = bi;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            const float ov = sv[threadIdx.x + s];
-            const int oi = si[threadIdx.x + s];
-            if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x])) {
-                sv[threadIdx.x] = ov;
-                si[threadIdx.x] = oi;
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + u * blockDim.x;
+            if (j < V && v[u] > best && j != suppress) {
+                best = v[u];
+                bi = j;
             }
         }
-        __syncthreads();
     }
-    if (threadIdx.x == 0) {
-        int tok = si[0] == 0x7fffffff ? 0 : si[0];
-        if (done) {
-            if (done[b]) tok = pad;
-            else if (tok == eos) done[b] = 1;
+    // (value, index) maximum with ties to the lower index: every lane ends with the same pair.
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > best || (ov == best && oi < bi)) {
+            best = ov;
+            bi = oi;
         }
-        next[b] = tok;
-        if (hist) hist[b * hist_stride + *pos] = tok;
+    }
+    if (lane == 0) {
+        sv[warp] = best;
+        si[warp] = bi;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        best = lane < nw ? sv[lane] : -T0_INF;
+        bi = lane < nw ? si[lane] : 0x7fffffff;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (ov > best || (ov == best && oi < bi)) {
+                best = ov;
+                bi = oi;
+            }
+        }
+        if (lane == 0) {
+            int tok = bi == 0x7fffffff ? 0 : bi;
+            if (done) {
+                if (done[b]) tok = pad;
+                else if (tok == eos) done[b] = 1;
+            }
+            next[b] = tok;
+            if (hist) hist[b * hist_stride + *pos] = tok;
+        }
     }
 }
 
