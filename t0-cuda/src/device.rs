@@ -31,6 +31,7 @@ pub struct CudaDevice {
     pool: Mutex<HashMap<usize, Vec<u64>>>,
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
     persistent_faster: std::sync::OnceLock<u8>,
+    fast_epi: std::sync::OnceLock<[[u8; 6]; 2]>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -213,6 +214,7 @@ impl CudaDevice {
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
             persistent_faster: std::sync::OnceLock::new(),
+            fast_epi: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -333,6 +335,19 @@ impl CudaDevice {
 
     pub(crate) fn set_persistent_faster_mask(&self, mask: u8) {
         let _ = self.persistent_faster.set(mask);
+    }
+
+    /// The TMA GEMM epilogue variant chosen at the self-check, `[plain, persistent][epilogue
+    /// code]` as [`crate::ops::EpiVariant`] codes (0 general, 1 pairs, 2 swap, 3 scalar): per
+    /// kernel and epilogue the fastest variant that matched the reference (timed on
+    /// 8192x4096x4096; ReLU follows bf16, the gated epilogues always take 0). `None` before the
+    /// self-check, without the TMA kernels, or with `T0_CUDA_FAST_EPI=0`.
+    pub fn fast_epilogue_choice(&self) -> Option<[[u8; 6]; 2]> {
+        self.fast_epi.get().copied()
+    }
+
+    pub(crate) fn set_fast_epilogue_choice(&self, choice: [[u8; 6]; 2]) {
+        let _ = self.fast_epi.set(choice);
     }
 
     pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {

@@ -119,11 +119,15 @@ pub enum Kernel {
     GemmTma,
     /// Persistent variant of [`Kernel::GemmTma`] (no split over K).
     GemmTmaP,
+    /// [`Kernel::GemmTma`] with the whole-tile fast epilogues (extra `var` argument).
+    GemmTmaE,
+    /// [`Kernel::GemmTmaP`] with the whole-tile fast epilogues (extra `var` argument).
+    GemmTmaPE,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 22] = [
+    pub const ALL: [Kernel; 24] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -146,6 +150,8 @@ impl Kernel {
         Kernel::GemmWgmmaPipe,
         Kernel::GemmTma,
         Kernel::GemmTmaP,
+        Kernel::GemmTmaE,
+        Kernel::GemmTmaPE,
     ];
 
     /// The module that holds it.
@@ -153,9 +159,12 @@ impl Kernel {
         match self {
             Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
             Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
-            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
-                Module::GemmSm90
-            }
+            Kernel::GemmWgmma
+            | Kernel::GemmWgmmaPipe
+            | Kernel::GemmTma
+            | Kernel::GemmTmaP
+            | Kernel::GemmTmaE
+            | Kernel::GemmTmaPE => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -185,6 +194,8 @@ impl Kernel {
             Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
             Kernel::GemmTma => "gemm_bf16_tma",
             Kernel::GemmTmaP => "gemm_bf16_tma_p",
+            Kernel::GemmTmaE => "gemm_bf16_tma_e",
+            Kernel::GemmTmaPE => "gemm_bf16_tma_pe",
         }
     }
 
@@ -193,7 +204,9 @@ impl Kernel {
         match self {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
-            Kernel::GemmTma | Kernel::GemmTmaP => Some(TMA_SMEM as i32),
+            Kernel::GemmTma | Kernel::GemmTmaP | Kernel::GemmTmaE | Kernel::GemmTmaPE => {
+                Some(TMA_SMEM as i32)
+            }
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }
