@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use t0_cuda::device::DevView;
-use t0_cuda::ops::{self, Attention, Epilogue, GemmKernel, Strides};
+use t0_cuda::ops::{self, Attention, EpiVariant, Epilogue, GemmKernel, Strides};
 use t0_cuda::reference::{self as r, Rng};
 use t0_cuda::{CudaDevice, CudaError, DevBuf};
 
@@ -356,6 +356,132 @@ fn wgmma_gated_epilogues_match_f64() {
                             0xffff,
                             "padding written at ({row}, {c})"
                         );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole-tile fast epilogues of the TMA kernels (f32, f32-add, bf16, ReLU; every
+/// variant, plus `Auto` = the self-check's choice and `General` = the plain kernels) vs f64:
+/// whole tiles beside ragged ones (1100x4608: 9 x 18 tiles, the last row tile ragged; more
+/// tiles than multiprocessors, so the persistent kernel walks several per block), ragged N and
+/// K, a one-tile product split over K (f32-add: atomic, the general path), and output row
+/// strides ldc = n and ldc > n (n + 4: every variant's fast path with a row stride; n + 2:
+/// `Swap` falls back to the general path; n + 1: only `Scalar` stays fast). Outputs poisoned
+/// (f32-add: a random base, padding poisoned), padding checked untouched bit for bit.
+#[test]
+fn wgmma_fast_epilogues_match_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    eprintln!(
+        "self-check {:?}; fast epilogue choice [plain, persistent][epilogue code] = {:?}",
+        dev.wgmma_checked(),
+        dev.fast_epilogue_choice()
+    );
+    let mut rng = Rng::new(47);
+    for &(m, n, k, pads) in &[
+        (1100usize, 4608usize, 136usize, &[0usize, 2][..]),
+        (256, 768, 64, &[4, 1][..]),
+        (300, 520, 200, &[0][..]),
+        (128, 256, 4096, &[0, 4][..]),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        for &pad in pads {
+            let ldc = n + pad;
+            let base: Vec<f32> = (0..m * ldc)
+                .map(|i| {
+                    if i % ldc < n {
+                        rng.uniform()
+                    } else {
+                        f32::from_bits(u32::MAX)
+                    }
+                })
+                .collect();
+            for kern in [GemmKernel::Tma, GemmKernel::TmaPersistent] {
+                for var in [
+                    EpiVariant::Auto,
+                    EpiVariant::General,
+                    EpiVariant::Pairs,
+                    EpiVariant::Swap,
+                    EpiVariant::Scalar,
+                ] {
+                    for epi in [
+                        Epilogue::F32,
+                        Epilogue::AddF32,
+                        Epilogue::Bf16,
+                        Epilogue::Relu,
+                    ] {
+                        let what = format!("gemm {kern:?} {var:?} {epi:?} {m}x{n}x{k} ldc {ldc}");
+                        let f32_out = epi.out_size() == 4;
+                        let o = if epi == Epilogue::AddF32 {
+                            up_f32(&dev, &base)
+                        } else {
+                            poisoned(&dev, m * ldc * epi.out_size())
+                        };
+                        ops::gemm_with(
+                            &dev,
+                            ab.view(),
+                            k,
+                            wb.view(),
+                            k,
+                            o.view(),
+                            ldc,
+                            (m, n, k),
+                            epi,
+                            kern,
+                            var,
+                        )
+                        .unwrap();
+                        let (all, bits): (Vec<f32>, Vec<u32>) = if f32_out {
+                            let v = down_f32(&dev, &o, m * ldc);
+                            let b = v.iter().map(|x| x.to_bits()).collect();
+                            (v, b)
+                        } else {
+                            let mut raw = vec![0u16; m * ldc];
+                            dev.download(&o, 0, &mut raw).unwrap();
+                            (
+                                r::from_bf16_bits(&raw),
+                                raw.iter().map(|&x| x as u32).collect(),
+                            )
+                        };
+                        let got: Vec<f32> =
+                            (0..m * n).map(|i| all[(i / n) * ldc + i % n]).collect();
+                        let wv: Vec<f64> = (0..m * n)
+                            .map(|i| match epi {
+                                Epilogue::AddF32 => want[i] + base[(i / n) * ldc + i % n] as f64,
+                                Epilogue::Relu => want[i].max(0.0),
+                                _ => want[i],
+                            })
+                            .collect();
+                        check(&what, &got, &wv, if f32_out { 1e-4 } else { 1e-2 });
+                        let big = wv.iter().fold(0f64, |x, y| x.max(y.abs()));
+                        let el = if f32_out { 1e-3 } else { 2e-2 };
+                        for (i, (g, w)) in got.iter().zip(&wv).enumerate() {
+                            assert!(
+                                ((*g as f64) - w).abs() <= el * big,
+                                "{what}: element ({}, {}) = {g}, want {w}",
+                                i / n,
+                                i % n
+                            );
+                        }
+                        let poison = if f32_out { u32::MAX } else { 0xffff };
+                        for row in 0..m {
+                            for c in n..ldc {
+                                assert_eq!(
+                                    bits[row * ldc + c],
+                                    poison,
+                                    "{what}: padding written at ({row}, {c})"
+                                );
+                            }
+                        }
                     }
                 }
             }
