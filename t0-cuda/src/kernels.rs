@@ -123,11 +123,13 @@ pub enum Kernel {
     GemmTmaE,
     /// [`Kernel::GemmTmaP`] with the whole-tile fast epilogues (extra `var` argument).
     GemmTmaPE,
+    /// [`Kernel::GemmTmaE`] in clusters of 2 blocks sharing the W tile by TMA multicast.
+    GemmTmaC,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 24] = [
+    pub const ALL: [Kernel; 25] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -152,6 +154,7 @@ impl Kernel {
         Kernel::GemmTmaP,
         Kernel::GemmTmaE,
         Kernel::GemmTmaPE,
+        Kernel::GemmTmaC,
     ];
 
     /// The module that holds it.
@@ -164,7 +167,8 @@ impl Kernel {
             | Kernel::GemmTma
             | Kernel::GemmTmaP
             | Kernel::GemmTmaE
-            | Kernel::GemmTmaPE => Module::GemmSm90,
+            | Kernel::GemmTmaPE
+            | Kernel::GemmTmaC => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -196,6 +200,7 @@ impl Kernel {
             Kernel::GemmTmaP => "gemm_bf16_tma_p",
             Kernel::GemmTmaE => "gemm_bf16_tma_e",
             Kernel::GemmTmaPE => "gemm_bf16_tma_pe",
+            Kernel::GemmTmaC => "gemm_bf16_tma_c",
         }
     }
 
@@ -204,9 +209,11 @@ impl Kernel {
         match self {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
-            Kernel::GemmTma | Kernel::GemmTmaP | Kernel::GemmTmaE | Kernel::GemmTmaPE => {
-                Some(TMA_SMEM as i32)
-            }
+            Kernel::GemmTma
+            | Kernel::GemmTmaP
+            | Kernel::GemmTmaE
+            | Kernel::GemmTmaPE
+            | Kernel::GemmTmaC => Some(TMA_SMEM as i32),
             Kernel::AttnRows => Some(200 * 1024),
             _ => None,
         }

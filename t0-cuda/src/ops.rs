@@ -73,6 +73,16 @@ pub enum GemmKernel {
     /// As `Tma`, persistent (one block per multiprocessor walking the tiles); runs `Tma`
     /// where the product is split over K or `T0_CUDA_GEMM_PERSISTENT=0`.
     TmaPersistent,
+    /// As `Tma`, in clusters of 2 blocks on vertically adjacent tiles that share the W tile
+    /// (each loads half and multicasts it to both); runs `Tma` where the product is split over
+    /// K. Automatic choice takes it only with `T0_CUDA_GEMM_CLUSTER=1` (opt-in, unverified on
+    /// a device so far), after it passed the self-check and was timed faster.
+    TmaCluster,
+}
+
+/// True when `T0_CUDA_GEMM_CLUSTER=1` lets the self-check try the cluster TMA GEMM.
+pub fn cluster_gemm_enabled() -> bool {
+    std::env::var("T0_CUDA_GEMM_CLUSTER").is_ok_and(|v| v == "1")
 }
 
 /// How the TMA GEMM kernels ([`GemmKernel::Tma`], [`GemmKernel::TmaPersistent`]) store a
@@ -251,7 +261,11 @@ pub fn gemm_with(
             let slower = dev
                 .persistent_faster_mask()
                 .is_some_and(|mask| (mask >> epi.code()) & 1 == 0);
+            let cluster = dev
+                .cluster_faster_mask()
+                .is_some_and(|mask| (mask >> epi.code()) & 1 == 1);
             match dev.wgmma_checked() {
+                Some((_, _, true, _)) if cluster => GemmKernel::TmaCluster,
                 Some((_, _, true, true)) if slower => GemmKernel::Tma,
                 Some((_, _, _, true)) => GemmKernel::TmaPersistent,
                 _ => GemmKernel::Tma,
@@ -267,7 +281,11 @@ pub fn gemm_with(
             }
         }
         GemmKernel::Auto => GemmKernel::Large,
-        GemmKernel::Wgmma | GemmKernel::WgmmaPipe | GemmKernel::Tma | GemmKernel::TmaPersistent
+        GemmKernel::Wgmma
+        | GemmKernel::WgmmaPipe
+        | GemmKernel::Tma
+        | GemmKernel::TmaPersistent
+        | GemmKernel::TmaCluster
             if !dev.has_wgmma() =>
         {
             return Err(CudaError::BackendUnavailable(
@@ -323,9 +341,10 @@ pub fn gemm_with(
         | GemmKernel::Wgmma
         | GemmKernel::WgmmaPipe
         | GemmKernel::Tma
-        | GemmKernel::TmaPersistent => {
+        | GemmKernel::TmaPersistent
+        | GemmKernel::TmaCluster => {
             let (bm, bn, threads, smem, kid) = match kernel {
-                GemmKernel::Tma | GemmKernel::TmaPersistent => {
+                GemmKernel::Tma | GemmKernel::TmaPersistent | GemmKernel::TmaCluster => {
                     (128, 256, 384, crate::kernels::TMA_SMEM, Kernel::GemmTma)
                 }
                 GemmKernel::Large => (128usize, 128usize, 256u32, 61440u32, Kernel::GemmL),
@@ -355,11 +374,37 @@ pub fn gemm_with(
                 Arg::I(epi.code()),
                 Arg::I(i32_of(ksplit.max(64), "ksplit")?),
             ]);
-            if matches!(kernel, GemmKernel::Tma | GemmKernel::TmaPersistent) {
+            if matches!(
+                kernel,
+                GemmKernel::Tma | GemmKernel::TmaPersistent | GemmKernel::TmaCluster
+            ) {
                 use crate::device::TensorMapArg;
                 let ta = TensorMapArg::bf16_2d(a.ptr(), m, k, lda, 128)?;
-                let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
                 let tiles = (m.div_ceil(bm) * n.div_ceil(bn)) as u32;
+                if kernel == GemmKernel::TmaCluster && split == 1 {
+                    // Each block of a pair loads a 128-row half of the W tile.
+                    let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 128)?;
+                    let var = match var {
+                        EpiVariant::Auto if fast_epilogues_disabled() => EpiVariant::General,
+                        EpiVariant::Auto => {
+                            dev.fast_epilogue_choice().map_or(EpiVariant::General, |c| {
+                                EpiVariant::from_code(c[2][epi.code() as usize])
+                            })
+                        }
+                        v => v,
+                    };
+                    let blocks = (2 * m.div_ceil(bm).div_ceil(2) * n.div_ceil(bn)) as u32;
+                    args.push(Arg::I(var.code() as i32));
+                    return dev.launch_tma(
+                        Kernel::GemmTmaC,
+                        (blocks, 1, 1),
+                        (threads, 1, 1),
+                        smem,
+                        [&ta, &tw],
+                        &args[4..],
+                    );
+                }
+                let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 256)?;
                 let persistent = kernel == GemmKernel::TmaPersistent
                     && split == 1
                     && !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0");
@@ -418,7 +463,10 @@ pub fn gemm_with(
 /// passing variant is timed on 8192x4096x4096 per epilogue (f32, f32-add, bf16, gated GELU):
 /// the fastest variant per kernel and epilogue is recorded
 /// ([`CudaDevice::fast_epilogue_choice`]), and persistent vs plain is decided on the two
-/// kernels' best times ([`CudaDevice::persistent_faster_mask`]).
+/// kernels' best times ([`CudaDevice::persistent_faster_mask`]). With
+/// `T0_CUDA_GEMM_CLUSTER=1` the cluster kernel ([`GemmKernel::TmaCluster`]) is checked and
+/// timed the same way and used for the epilogues where it beat both
+/// ([`CudaDevice::cluster_faster_mask`]).
 pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool, bool)> {
     let tma = |kern| {
         wgmma_check_one(dev, kern).unwrap_or_else(|e| {
@@ -433,9 +481,23 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         !std::env::var("T0_CUDA_GEMM_PERSISTENT").is_ok_and(|v| v == "0")
             && tma(GemmKernel::TmaPersistent),
     );
-    let kernels = [(GemmKernel::Tma, ok.2), (GemmKernel::TmaPersistent, ok.3)];
+    // The cluster kernel (opt-in) is checked like the plain one, general epilogue first.
+    let cluster_ok = ok.2
+        && cluster_gemm_enabled()
+        && wgmma_check_one(dev, GemmKernel::TmaCluster).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: TmaCluster GEMM self-check error: {e}");
+            false
+        });
+    if cluster_gemm_enabled() {
+        eprintln!("t0-cuda: cluster TMA GEMM self-check: {cluster_ok}");
+    }
+    let kernels = [
+        (GemmKernel::Tma, ok.2),
+        (GemmKernel::TmaPersistent, ok.3),
+        (GemmKernel::TmaCluster, cluster_ok),
+    ];
     // passed[kernel][epilogue code] bit v: variant code v matched the reference.
-    let mut passed = [[1u8; 6]; 2];
+    let mut passed = [[1u8; 6]; 3];
     if !fast_epilogues_disabled() {
         let fast_epis = [
             Epilogue::F32,
@@ -468,8 +530,9 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         return Ok(ok);
     }
     let bufs = TimingBuffers::new(dev)?;
-    let mut choice = [[0u8; 6]; 2];
+    let mut choice = [[0u8; 6]; 3];
     let mut mask = 0u8;
+    let mut cluster_mask = 0u8;
     for epi in [
         Epilogue::F32,
         Epilogue::AddF32,
@@ -477,13 +540,13 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         Epilogue::GeGlu,
     ] {
         let e = epi.code() as usize;
-        let mut best = [(f64::INFINITY, 0u8); 2];
+        let mut best = [(f64::INFINITY, 0u8); 3];
         let mut line = format!("t0-cuda: TMA GEMM 8192x4096x4096 {epi:?}:");
         for (ki, &(kern, kok)) in kernels.iter().enumerate() {
             if !kok {
                 continue;
             }
-            line += if ki == 0 { " plain" } else { " | persistent" };
+            line += [" plain", " | persistent", " | cluster"][ki];
             let vars: &[EpiVariant] = if EpiVariant::applies_to(epi) {
                 &[
                     EpiVariant::General,
@@ -518,16 +581,24 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         if best[1].0 <= best[0].0 {
             mask |= 1 << e;
         }
+        if best[2].0 < best[0].0.min(best[1].0) {
+            cluster_mask |= 1 << e;
+        }
     }
     // SiLU-gated as GELU-gated, ReLU as bf16 (same stores) where ReLU passed that variant.
     mask |= ((mask >> 3) & 1) << 4;
     mask |= ((mask >> 2) & 1) << 5;
-    for ki in 0..2 {
+    cluster_mask |= ((cluster_mask >> 3) & 1) << 4;
+    cluster_mask |= ((cluster_mask >> 2) & 1) << 5;
+    for ki in 0..3 {
         let v = choice[ki][2];
         choice[ki][5] = if (passed[ki][5] >> v) & 1 == 1 { v } else { 0 };
     }
     if ok.2 && ok.3 {
         dev.set_persistent_faster_mask(mask);
+    }
+    if cluster_ok {
+        dev.set_cluster_faster_mask(cluster_mask);
     }
     if !fast_epilogues_disabled() {
         dev.set_fast_epilogue_choice(choice);
@@ -594,7 +665,10 @@ fn time_tma(
 
 fn wgmma_check_one(dev: &std::sync::Arc<CudaDevice>, kern: GemmKernel) -> Result<bool> {
     let mut epis = vec![Epilogue::F32];
-    if matches!(kern, GemmKernel::Tma | GemmKernel::TmaPersistent) {
+    if matches!(
+        kern,
+        GemmKernel::Tma | GemmKernel::TmaPersistent | GemmKernel::TmaCluster
+    ) {
         epis.extend([Epilogue::AddF32, Epilogue::Bf16, Epilogue::GeGlu]);
     }
     let mask = wgmma_check(dev, kern, EpiVariant::General, &epis)?;
@@ -610,7 +684,10 @@ fn wgmma_check(
     var: EpiVariant,
     epis: &[Epilogue],
 ) -> Result<u8> {
-    let is_tma = matches!(kern, GemmKernel::Tma | GemmKernel::TmaPersistent);
+    let is_tma = matches!(
+        kern,
+        GemmKernel::Tma | GemmKernel::TmaPersistent | GemmKernel::TmaCluster
+    );
     let mut shapes = vec![
         (200usize, 300usize, 136usize),
         (256, 512, 1024),

@@ -379,10 +379,77 @@ fn wgmma_fast_epilogues_match_f64() {
         return;
     }
     eprintln!(
-        "self-check {:?}; fast epilogue choice [plain, persistent][epilogue code] = {:?}",
+        "self-check {:?}; fast epilogue choice [plain, persistent, cluster][epilogue code] = {:?}",
         dev.wgmma_checked(),
         dev.fast_epilogue_choice()
     );
+    tma_epilogues_vs_f64(&dev, &[GemmKernel::Tma, GemmKernel::TmaPersistent]);
+}
+
+/// The cluster TMA GEMM (2 blocks sharing W by multicast): opt-in, runs only with
+/// `T0_CUDA_GEMM_CLUSTER=1` (a wrong barrier protocol would trap and take the process's
+/// context with it, so it is not run with the other tests by default). The same shapes and
+/// checks as `wgmma_fast_epilogues_match_f64` (odd row-tile counts: the pair's second block
+/// lies below M; ragged N: the second W half lies past N), plus the gated epilogues.
+#[test]
+fn wgmma_cluster_gemm_matches_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() || !ops::cluster_gemm_enabled() {
+        eprintln!("skipped: needs compute capability 9.0 and T0_CUDA_GEMM_CLUSTER=1");
+        return;
+    }
+    eprintln!(
+        "self-check {:?}; cluster faster for epilogues {:?}",
+        dev.wgmma_checked(),
+        dev.cluster_faster_mask()
+    );
+    tma_epilogues_vs_f64(&dev, &[GemmKernel::TmaCluster]);
+    let mut rng = Rng::new(53);
+    for &(m, n, k) in &[(300usize, 520usize, 200usize), (1100, 4608, 136)] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let h = n / 2;
+        for (epi, f) in [
+            (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
+            (Epilogue::SwiGlu, r::silu),
+        ] {
+            let o = poisoned(&dev, m * h * 2);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                h,
+                (m, n, k),
+                epi,
+                GemmKernel::TmaCluster,
+            )
+            .unwrap();
+            let got = down_bf16(&dev, &o, m * h);
+            let wg: Vec<f64> = (0..m * h)
+                .map(|i| {
+                    let (row, c) = (i / h, i % h);
+                    f(want[row * n + 2 * c]) * want[row * n + 2 * c + 1]
+                })
+                .collect();
+            check(
+                &format!("gemm TmaCluster {epi:?} {m}x{n}x{k}"),
+                &got,
+                &wg,
+                1e-2,
+            );
+        }
+    }
+}
+
+/// Every epilogue variant x {f32, f32-add, bf16, ReLU} of the TMA kernels `kerns` vs f64 (see
+/// `wgmma_fast_epilogues_match_f64`).
+fn tma_epilogues_vs_f64(dev: &Arc<CudaDevice>, kerns: &[GemmKernel]) {
+    let dev = dev.clone();
     let mut rng = Rng::new(47);
     for &(m, n, k, pads) in &[
         (1100usize, 4608usize, 136usize, &[0usize, 2][..]),
@@ -405,7 +472,7 @@ fn wgmma_fast_epilogues_match_f64() {
                     }
                 })
                 .collect();
-            for kern in [GemmKernel::Tma, GemmKernel::TmaPersistent] {
+            for &kern in kerns {
                 for var in [
                     EpiVariant::Auto,
                     EpiVariant::General,

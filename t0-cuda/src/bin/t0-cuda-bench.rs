@@ -279,7 +279,11 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
                 } else {
                     &[EpiVariant::General]
                 };
-                for kern in [GemmKernel::Tma, GemmKernel::TmaPersistent] {
+                let mut kerns = vec![GemmKernel::Tma, GemmKernel::TmaPersistent];
+                if ops::cluster_gemm_enabled() {
+                    kerns.push(GemmKernel::TmaCluster);
+                }
+                for kern in kerns {
                     let mut line = format!("gemm {m}x{nn}x{k} {epi:?} {kern:?} epilogues TFLOP/s:");
                     for &var in vars {
                         let ms = time_ms(dev, 5, || {
@@ -616,9 +620,15 @@ fn main() {
         dev.persistent_faster_mask().map(|m| format!("{m:06b}"))
     );
     println!(
-        "TMA epilogue variant chosen at the self-check [plain, persistent][f32, add, bf16, geglu, swiglu, relu] (0 general, 1 pairs, 2 swap, 3 scalar): {:?}",
+        "TMA epilogue variant chosen at the self-check [plain, persistent, cluster][f32, add, bf16, geglu, swiglu, relu] (0 general, 1 pairs, 2 swap, 3 scalar): {:?}",
         dev.fast_epilogue_choice()
     );
+    if ops::cluster_gemm_enabled() {
+        println!(
+            "cluster TMA GEMM (T0_CUDA_GEMM_CLUSTER=1) faster for epilogues: {:?}",
+            dev.cluster_faster_mask().map(|m| format!("{m:06b}"))
+        );
+    }
     if want_kernels && let Err(e) = kernels(&dev, quick) {
         println!("kernel ceilings failed: {e}");
     }

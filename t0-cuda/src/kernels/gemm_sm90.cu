@@ -636,3 +636,150 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_pe(
     int M, int N, int K, int mode, int ksplit, int var) {
     tma_p_body<true>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, var);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster variant (opt-in, T0_CUDA_GEMM_CLUSTER=1): clusters of 2 blocks on vertically adjacent
+// tiles (same columns bn0, rows bm0 and bm0 + 128) share the W tile: each block's producer
+// loads its own A tile and one 128-row half of W, multicast into both blocks' shared memory
+// (the same offsets in each; both complete_tx on the same-offset `full` barrier of each block),
+// so L2 delivers each W tile once per pair instead of twice. A stage is refilled only after
+// the consumers of BOTH blocks released it: every consumer thread arrives on its own block's
+// and on the peer's `empty` barrier (512 arrivals per phase). Cluster barriers after the
+// barrier initialisation (no multicast or remote arrive into an uninitialised peer) and after
+// the main loop (no block exits while its peer may still arrive on its barriers). Loads that
+// would start past M or N (the second block of a pair below the last row tile; the second W
+// half past N) read a valid tile instead; those rows / columns are never stored. No split
+// over K. Epilogues as gemm_bf16_tma_e (`var`).
+__device__ __forceinline__ void cluster_sync_all() {
+    asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
+}
+__device__ __forceinline__ u32 cluster_rank() {
+    u32 r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+// Arrives on the barrier at the same shared offset as `bar` in block `cta` of the cluster.
+__device__ __forceinline__ void mbar_arrive_remote(u32 bar, u32 cta) {
+    asm volatile(
+        "{\n"
+        ".reg .b32 ra;\n"
+        "mapa.shared::cluster.u32 ra, %0, %1;\n"
+        "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n"
+        "}\n" ::"r"(bar),
+        "r"(cta)
+        : "memory");
+}
+__device__ __forceinline__ void tma_load_2d_mc(u32 dst, const TmaDesc* map, u32 bar, int c0, int c1, u16 mask) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%3, %4}], [%2], %5;\n" ::"r"(dst),
+        "l"((u64)map), "r"(bar), "r"(c0), "r"(c1), "h"(mask)
+        : "memory");
+}
+
+// tmW's box is 128 rows x 64 (half a W tile). gridDim.x = 2 * ceil(tiles_m / 2) * tiles_n.
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_bf16_tma_c(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit, int var) {
+    pdl_prologue();
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+    const u32 rank = cluster_rank();
+    (void)ksplit;
+
+    // Grouped order over pairs of row tiles (T_GROUP_M / 2 pairs per group).
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int pairs_m = (tiles_m + 1) / 2;
+    const int pid = blockIdx.x >> 1;
+    const int per_group = (T_GROUP_M / 2) * tiles_n;
+    const int first = (pid / per_group) * (T_GROUP_M / 2);
+    const int gsize = min(pairs_m - first, T_GROUP_M / 2);
+    const int pm = first + (pid % per_group) % gsize;
+    const int pn = (pid % per_group) / gsize;
+    const int bm0 = (2 * pm + (int)rank) * W_BM, bn0 = pn * W_BN;
+    const bool dummy = bm0 >= M;  // second block of a pair below the last row tile
+    const int am0 = dummy ? bm0 - W_BM : bm0;
+    const int wn0 = (bn0 + (int)rank * 128 < N) ? bn0 + (int)rank * 128 : bn0;
+    const int nk = (K + W_BK - 1) / W_BK;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 512);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+    cluster_sync_all();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < nk; ++kt) {
+                const int s = kt % T_STAGES;
+                const u32 ph = (u32)((kt / T_STAGES) & 1);
+                mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                const u32 full = bars + 8 * s;
+                mbar_expect_tx(full, W_STAGE_BYTES);
+                const u32 st = base + s * W_STAGE_BYTES;
+                tma_load_2d(st, &tmA, full, kt * W_BK, am0);
+                tma_load_2d_mc(st + W_BM * 128 + rank * 128 * 128, &tmW, full, kt * W_BK, wn0, (u16)3);
+            }
+        }
+        cluster_sync_all();
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        for (int kt = 0; kt < nk; ++kt) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (u32)((kt / T_STAGES) & 1));
+            const u32 st = base + s * W_STAGE_BYTES;
+            const u32 a0 = st + cw * 64 * 128;
+            const u32 b0 = st + W_BM * 128;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+            }
+            wgmma_commit();
+            wgmma_wait1();
+            if (kt > 0) {
+                const u32 e = bars + 8 * (T_STAGES + (kt - 1) % T_STAGES);
+                mbar_arrive(e);
+                mbar_arrive_remote(e, rank ^ 1u);
+            }
+        }
+        wgmma_wait0();
+        cluster_sync_all();
+        if (dummy) return;
+
+        const int g = lane >> 2, t = lane & 3;
+        const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+        if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+            if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+            else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+            return;
+        }
+        if (tile_fast(mode, var, out, ldc, bm0, bn0, M, N, false)) {
+            epi_tile_fast(mode, var, d, out, ldc, wr, bn0, t);
+            return;
+        }
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            const int n = bn0 + j * 8 + t * 2;
+            if (n < N) {
+                if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
+                if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
+            }
+        }
+    }
+}
