@@ -473,13 +473,20 @@ fn tma_epilogues_vs_f64(dev: &Arc<CudaDevice>, kerns: &[GemmKernel]) {
                 })
                 .collect();
             for &kern in kerns {
-                for var in [
-                    EpiVariant::Auto,
-                    EpiVariant::General,
-                    EpiVariant::Pairs,
-                    EpiVariant::Swap,
-                    EpiVariant::Scalar,
-                ] {
+                // T0_CUDA_FAST_EPI=0 (gpu-check.sh's fallback after a failed probe) keeps the
+                // fast variants off here too.
+                let vars: &[EpiVariant] = if ops::fast_epilogues_disabled() {
+                    &[EpiVariant::Auto, EpiVariant::General]
+                } else {
+                    &[
+                        EpiVariant::Auto,
+                        EpiVariant::General,
+                        EpiVariant::Pairs,
+                        EpiVariant::Swap,
+                        EpiVariant::Scalar,
+                    ]
+                };
+                for &var in vars {
                     for epi in [
                         Epilogue::F32,
                         Epilogue::AddF32,
