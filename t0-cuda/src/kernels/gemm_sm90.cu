@@ -643,8 +643,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_pe(
 // loads its own A tile and one 128-row half of W, multicast into both blocks' shared memory
 // (the same offsets in each; both complete_tx on the same-offset `full` barrier of each block),
 // so L2 delivers each W tile once per pair instead of twice. A stage is refilled only after
-// the consumers of BOTH blocks released it: every consumer thread arrives on its own block's
-// and on the peer's `empty` barrier (512 arrivals per phase). Cluster barriers after the
+// the consumers of BOTH blocks released it: lane 0 of every consumer warp arrives on its own
+// block's and on the peer's `empty` barrier (16 arrivals per phase). Cluster barriers after the
 // barrier initialisation (no multicast or remote arrive into an uninitialised peer) and after
 // the main loop (no block exits while its peer may still arrive on its barriers). Loads that
 // would start past M or N (the second block of a pair below the last row tile; the second W
@@ -709,7 +709,7 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) g
 #pragma unroll
         for (int s = 0; s < T_STAGES; ++s) {
             mbar_init(bars + 8 * s, 1);
-            mbar_init(bars + 8 * (T_STAGES + s), 512);
+            mbar_init(bars + 8 * (T_STAGES + s), 16);  // 8 consumer warps x 2 blocks
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
@@ -753,9 +753,15 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) g
             wgmma_commit();
             wgmma_wait1();
             if (kt > 0) {
-                const u32 e = bars + 8 * (T_STAGES + (kt - 1) % T_STAGES);
-                mbar_arrive(e);
-                mbar_arrive_remote(e, rank ^ 1u);
+                // Every lane of this warp has passed its wait for the group that read the
+                // stage (wgmma.wait_group is .sync.aligned; __syncwarp orders it formally), so
+                // one lane releases it for the warp, in this block and in the peer.
+                __syncwarp();
+                if (lane == 0) {
+                    const u32 e = bars + 8 * (T_STAGES + (kt - 1) % T_STAGES);
+                    mbar_arrive(e);
+                    mbar_arrive_remote(e, rank ^ 1u);
+                }
             }
         }
         wgmma_wait0();
