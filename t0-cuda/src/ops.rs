@@ -529,7 +529,15 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
     if !ok.2 && !ok.3 {
         return Ok(ok);
     }
-    let bufs = TimingBuffers::new(dev)?;
+    // Without timings (allocation failed) nothing is recorded: persistent by default and the
+    // general epilogue, as before the fast variants.
+    let bufs = match TimingBuffers::new(dev) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("t0-cuda: no TMA GEMM timings ({e}); general epilogues");
+            return Ok(ok);
+        }
+    };
     let mut choice = [[0u8; 6]; 3];
     let mut mask = 0u8;
     let mut cluster_mask = 0u8;
