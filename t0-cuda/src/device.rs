@@ -12,6 +12,9 @@ use cudarc::nvrtc::{CompileError, CompileOptions};
 use crate::error::{CudaError, Result, drv};
 use crate::kernels::{Kernel, Module};
 
+/// Default of [`CudaDevice::set_pdl_flags`] (the value compiled into the kernels).
+pub const PDL_FLAGS_DEFAULT: i32 = 3;
+
 /// Compute capability needed by our kernels (bf16 mma.sync, ldmatrix, cp.async).
 pub const MIN_COMPUTE_CAPABILITY: (i32, i32) = (8, 0);
 
@@ -33,6 +36,14 @@ pub struct CudaDevice {
     persistent_faster: std::sync::OnceLock<u8>,
     fast_epi: std::sync::OnceLock<[[u8; 6]; 3]>,
     cluster_faster: std::sync::OnceLock<u8>,
+    /// Kernels are queued with programmatic dependent launch while this is set
+    /// ([`CudaDevice::set_pdl`]).
+    pdl: std::sync::atomic::AtomicBool,
+    /// `t0_pdl_flags` of every module ([`CudaDevice::set_pdl_flags`]).
+    pdl_flags: std::sync::atomic::AtomicI32,
+    /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
+    trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
+    fast_verified: std::sync::OnceLock<(bool, bool)>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -217,6 +228,10 @@ impl CudaDevice {
             persistent_faster: std::sync::OnceLock::new(),
             fast_epi: std::sync::OnceLock::new(),
             cluster_faster: std::sync::OnceLock::new(),
+            pdl: std::sync::atomic::AtomicBool::new(false),
+            pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
+            trace: Mutex::new(None),
+            fast_verified: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -284,13 +299,43 @@ impl CudaDevice {
             .ctx
             .load_module(ptx)
             .map_err(drv(&format!("loading module {}", m.name())))?;
+        let flags = self.pdl_flags.load(std::sync::atomic::Ordering::Relaxed);
+        if flags != PDL_FLAGS_DEFAULT {
+            self.write_pdl_flags(&md, flags)?;
+        }
         mods[m.index()] = Some(md.clone());
         Ok(md)
+    }
+
+    fn write_pdl_flags(&self, md: &Arc<CudaModule>, flags: i32) -> Result<()> {
+        let mut g = md
+            .get_global("t0_pdl_flags", &self.stream)
+            .map_err(drv("finding t0_pdl_flags"))?;
+        self.stream
+            .memcpy_htod(&flags.to_le_bytes(), &mut g)
+            .map_err(drv("writing t0_pdl_flags"))?;
+        self.synchronize()
+    }
+
+    /// How our kernels use programmatic dependent launch (the `t0_pdl_flags` constant of
+    /// every module, now and for modules loaded later): bit 0 — a kernel lets the next one
+    /// launch right after its own wait (else when it exits); bit 1 — the GEMVs load their
+    /// first weight chunks before the wait. Default [`PDL_FLAGS_DEFAULT`]. Only matters for
+    /// kernels queued with PDL ([`CudaDevice::set_pdl`]).
+    pub fn set_pdl_flags(&self, flags: i32) -> Result<()> {
+        let mods = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        self.pdl_flags
+            .store(flags, std::sync::atomic::Ordering::Relaxed);
+        for md in mods.iter().flatten() {
+            self.write_pdl_flags(md, flags)?;
+        }
+        Ok(())
     }
 
     /// Compiles every module this device can use now (instead of on first use).
     pub fn warm_up(&self) -> Result<()> {
         let _ = self.wgmma_checked();
+        let _ = self.fast_kernels_checked();
         for k in Kernel::ALL {
             if k.module() == Module::GemmSm90 && !self.has_wgmma() {
                 continue;
@@ -325,6 +370,31 @@ impl CudaDevice {
         });
         self.set_wgmma_checked(ok);
         Some(ok)
+    }
+
+    /// Outcome of the self-check of (`flash_attn_d64_v2`, `rmsnorm_vec`) against the older
+    /// kernels (`flash_attn_d64`, `rmsnorm`) on small random inputs
+    /// ([`crate::ops::fast_kernels_self_check`]), run on first call (not inside a graph
+    /// capture: [`CudaDevice::warm_up`] runs it). Automatic choice uses a new kernel only where
+    /// it passed; an error counts as a failure.
+    pub fn fast_kernels_checked(&self) -> (bool, bool) {
+        if let Some(v) = self.fast_verified.get() {
+            return *v;
+        }
+        let Some(me) = self.me.get().and_then(|w| w.upgrade()) else {
+            return (false, false);
+        };
+        let ok = crate::ops::fast_kernels_self_check(&me).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: flash v2 / rmsnorm_vec self-check error: {e}");
+            (false, false)
+        });
+        if !ok.0 || !ok.1 {
+            eprintln!(
+                "t0-cuda: self-check (flash_attn_d64_v2, rmsnorm_vec) = {ok:?}; the older kernels run instead of failing ones"
+            );
+        }
+        let _ = self.fast_verified.set(ok);
+        *self.fast_verified.get().unwrap_or(&ok)
     }
 
     /// For which GEMM epilogues the persistent TMA GEMM was timed faster than the plain TMA
@@ -414,7 +484,12 @@ impl CudaDevice {
         args: &[Arg],
     ) -> Result<()> {
         let f = self.function(k)?;
-        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        if self.pdl_on() {
+            let params: Vec<*mut std::ffi::c_void> =
+                slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
+            return self.launch_pdl(k, &f, grid, block, smem, params);
+        }
         let mut b = self.stream.launch_builder(&f);
         for s in &slots {
             b.arg(s);
@@ -429,7 +504,7 @@ impl CudaDevice {
         // mirrors the CUDA prototype, checked by the GPU tests), and every pointer argument is a
         // live device allocation sized by the caller's shape checks.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
-        Ok(())
+        self.traced(k)
     }
 
     /// Queues kernel `k` whose first two parameters are TMA tensor maps passed by value
@@ -444,7 +519,20 @@ impl CudaDevice {
         args: &[Arg],
     ) -> Result<()> {
         let f = self.function(k)?;
-        let slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        let mut slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
+        if self.pdl_on() {
+            let mut m = [*maps[0], *maps[1]];
+            let mut params: Vec<*mut std::ffi::c_void> = m
+                .iter_mut()
+                .map(|x| (x as *mut TensorMapArg).cast())
+                .collect();
+            params.extend(
+                slots
+                    .iter_mut()
+                    .map(|s| (s as *mut u64).cast::<std::ffi::c_void>()),
+            );
+            return self.launch_pdl(k, &f, grid, block, smem, params);
+        }
         let mut b = self.stream.launch_builder(&f);
         b.arg(maps[0]);
         b.arg(maps[1]);
@@ -460,7 +548,125 @@ impl CudaDevice {
         // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
         // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
+        self.traced(k)
+    }
+
+    /// Whether programmatic dependent launch (PDL) can be used: compute capability 9.0 or
+    /// newer, and not disabled by `T0_CUDA_PDL=0`. With PDL a kernel may start launching
+    /// while the one before it in the stream finishes; each of our kernels waits
+    /// (`griddepcontrol.wait`) before touching memory another kernel writes, so only its
+    /// launch and any work on read-only data (the GEMV's weight loads) overlap.
+    pub fn pdl_supported(&self) -> bool {
+        self.cc.0 >= 9 && !std::env::var("T0_CUDA_PDL").is_ok_and(|v| v == "0")
+    }
+
+    /// Queues the kernels launched from now on with PDL (`on`, where
+    /// [`CudaDevice::pdl_supported`]) or plainly; returns the previous setting. Only kernels
+    /// of this crate (which all begin with the PDL wait) may be queued while it is on.
+    pub fn set_pdl(&self, on: bool) -> bool {
+        self.pdl.swap(
+            on && self.pdl_supported(),
+            std::sync::atomic::Ordering::Relaxed,
+        )
+    }
+
+    fn pdl_on(&self) -> bool {
+        self.pdl.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `cuLaunchKernelEx` with the programmatic-stream-serialization attribute.
+    fn launch_pdl(
+        &self,
+        k: Kernel,
+        f: &CudaFunction,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        smem: u32,
+        mut params: Vec<*mut std::ffi::c_void>,
+    ) -> Result<()> {
+        use cudarc::driver::sys;
+        self.ctx
+            .bind_to_thread()
+            .map_err(drv("binding the context"))?;
+        // SAFETY: an all-zero launch attribute is a valid value of this plain C struct
+        // (id 0 = ignored); id and value are set next.
+        let mut attr: sys::CUlaunchAttribute = unsafe { std::mem::zeroed() };
+        attr.id = sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        attr.value.programmaticStreamSerializationAllowed = 1;
+        let cfg = sys::CUlaunchConfig {
+            gridDimX: grid.0,
+            gridDimY: grid.1,
+            gridDimZ: grid.2,
+            blockDimX: block.0,
+            blockDimY: block.1,
+            blockDimZ: block.2,
+            sharedMemBytes: smem,
+            hStream: self.stream.cu_stream(),
+            attrs: &mut attr,
+            numAttrs: 1,
+        };
+        // SAFETY: `params` holds one pointer per kernel parameter, in order, each to a live
+        // value of the parameter's size (8-byte slots, 128-byte tensor maps) that outlives
+        // this call (the driver copies them at launch); the function belongs to this
+        // device's context, bound above; pointer arguments are live allocations covered by
+        // the caller's shape checks, as in `launch`.
+        let r = unsafe {
+            sys::cuLaunchKernelEx(
+                &cfg,
+                f.cu_function(),
+                params.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        if r != CUresult::CUDA_SUCCESS {
+            return Err(CudaError::Driver {
+                what: format!("launching {} with PDL", k.name()),
+                error: format!("{r:?}"),
+            });
+        }
+        self.traced(k)
+    }
+
+    /// Records a timing event after kernel `k` while a trace is on.
+    fn traced(&self, k: Kernel) -> Result<()> {
+        let mut t = self.trace.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = t.as_mut() {
+            let ev = self
+                .stream
+                .record_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
+                .map_err(drv("recording a trace event"))?;
+            v.push((k.name(), ev));
+        }
         Ok(())
+    }
+
+    /// Starts recording a kernel timeline: an event after every kernel queued from now on
+    /// (not inside a graph capture). For profiling only: events add their own small gaps.
+    pub fn trace_start(&self) -> Result<()> {
+        let ev = self
+            .stream
+            .record_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(drv("recording a trace event"))?;
+        *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![("start", ev)]);
+        Ok(())
+    }
+
+    /// Stops the trace; returns each kernel's name and the ms from the previous event to its
+    /// own (its run time plus the gap before it), in queue order.
+    pub fn trace_finish(&self) -> Result<Vec<(&'static str, f64)>> {
+        let Some(v) = self.trace.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return Ok(Vec::new());
+        };
+        self.synchronize()?;
+        let mut out = Vec::with_capacity(v.len());
+        for w in v.windows(2) {
+            let ms = w[0]
+                .1
+                .elapsed_ms(&w[1].1)
+                .map_err(drv("reading a trace event"))?;
+            out.push((w[1].0, ms as f64));
+        }
+        Ok(out)
     }
 
     /// Allocates `bytes` of device memory (uninitialised). Fails with

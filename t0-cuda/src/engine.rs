@@ -869,6 +869,10 @@ pub struct DecodeState {
     ff: DevBuf,
     logits: DevBuf,
     graph: Option<cudarc::driver::CudaGraph>,
+    /// Queue the step's kernels with programmatic dependent launch.
+    pdl: bool,
+    /// Fold each RMS norm into the batch-1 GEMV that follows it.
+    fused_norm: bool,
 }
 
 impl DecodeState {
@@ -909,11 +913,78 @@ impl DecodeState {
             ff: dev.alloc(b * m.cfg.d_ff * 2)?,
             logits: dev.alloc(b * v * 4)?,
             graph: None,
+            pdl: dev.pdl_supported(),
+            fused_norm: b == 1 && !std::env::var("T0_CUDA_GEMV_RMS").is_ok_and(|v| v == "0"),
         })
         .and_then(|st| {
             st.reset(m)?;
             Ok(st)
         })
+    }
+
+    /// Whether the step's kernels are queued with programmatic dependent launch (default:
+    /// where the device supports it, [`CudaDevice::pdl_supported`]). Changing it drops a
+    /// captured graph.
+    pub fn set_pdl(&mut self, dev: &CudaDevice, on: bool) {
+        let on = on && dev.pdl_supported();
+        if on != self.pdl {
+            self.graph = None;
+        }
+        self.pdl = on;
+    }
+
+    /// Whether each RMS norm is folded into the batch-1 GEMV after it ([`ops::gemv_rms`];
+    /// default for batch 1 unless `T0_CUDA_GEMV_RMS=0`). Batches above 1 always run the norm
+    /// kernel. Changing it drops a captured graph.
+    pub fn set_fused_norm(&mut self, on: bool) {
+        let on = on && self.batch == 1;
+        if on != self.fused_norm {
+            self.graph = None;
+        }
+        self.fused_norm = on;
+    }
+
+    /// (PDL, fused norm) as this state runs them.
+    pub fn options(&self) -> (bool, bool) {
+        (self.pdl, self.fused_norm)
+    }
+
+    /// `out = W · rmsnorm(x)`: one kernel where [`DecodeState::set_fused_norm`] allows and
+    /// the shape fits, else the norm kernel into `h` and the GEMM.
+    fn normed_gemm(
+        &self,
+        m: &CudaT5,
+        g: &DevBuf,
+        w: &DevBuf,
+        out: DevView,
+        (n, k): (usize, usize),
+        epi: Epilogue,
+    ) -> Result<()> {
+        let dev = &m.dev;
+        let eps = m.cfg.layer_norm_epsilon;
+        if self.fused_norm && ops::gemv_rms_fits(self.x.view(), g.view(), w.view(), k, k) {
+            return ops::gemv_rms(
+                dev,
+                self.x.view(),
+                g.view(),
+                w.view(),
+                k,
+                out,
+                (n, k),
+                eps,
+                epi,
+            );
+        }
+        ops::rmsnorm(
+            dev,
+            self.x.view(),
+            g.view(),
+            self.h.view(),
+            (self.batch, k),
+            eps,
+            true,
+        )?;
+        m.gemm(self.h.view(), w, out, (self.batch, n, k), epi)
     }
 
     /// Back to the start of a generation (decoder start token at position 0); the caches
@@ -944,7 +1015,6 @@ impl DecodeState {
             m.cfg.num_heads,
             m.cfg.d_kv,
         );
-        let eps = m.cfg.layer_norm_epsilon;
         let (fepi, fn_) = m.ffn_epi();
         ops::embed(
             dev,
@@ -954,20 +1024,12 @@ impl DecodeState {
             (b, d, v),
         )?;
         for (l, ly) in m.dec.iter().enumerate() {
-            ops::rmsnorm(
-                dev,
-                self.x.view(),
-                ly.ln1.view(),
-                self.h.view(),
-                (b, d),
-                eps,
-                true,
-            )?;
-            m.gemm(
-                self.h.view(),
+            self.normed_gemm(
+                m,
+                &ly.ln1,
                 &ly.qkv,
                 self.qkv.view(),
-                (b, 3 * inner, d),
+                (3 * inner, d),
                 Epilogue::Bf16,
             )?;
             let qkv = self.qkv.view();
@@ -1013,20 +1075,12 @@ impl DecodeState {
                 (b, d, inner),
                 Epilogue::AddF32,
             )?;
-            ops::rmsnorm(
-                dev,
-                self.x.view(),
-                ly.ln2.view(),
-                self.h.view(),
-                (b, d),
-                eps,
-                true,
-            )?;
-            m.gemm(
-                self.h.view(),
+            self.normed_gemm(
+                m,
+                &ly.ln2,
                 &ly.q_x,
                 self.q.view(),
-                (b, inner, d),
+                (inner, d),
                 Epilogue::Bf16,
             )?;
             m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
@@ -1037,16 +1091,7 @@ impl DecodeState {
                 (b, d, inner),
                 Epilogue::AddF32,
             )?;
-            ops::rmsnorm(
-                dev,
-                self.x.view(),
-                ly.ln3.view(),
-                self.h.view(),
-                (b, d),
-                eps,
-                true,
-            )?;
-            m.gemm(self.h.view(), &ly.wi, self.ff.view(), (b, fn_, d), fepi)?;
+            self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
             m.gemm(
                 self.ff.view(),
                 &ly.wo,
@@ -1055,21 +1100,13 @@ impl DecodeState {
                 Epilogue::AddF32,
             )?;
         }
-        ops::rmsnorm(
-            dev,
-            self.x.view(),
-            m.dec_norm.view(),
-            self.h.view(),
-            (b, d),
-            eps,
-            true,
-        )?;
         let head = m.lm_head.as_ref().unwrap_or(&m.embed);
-        m.gemm(
-            self.h.view(),
+        self.normed_gemm(
+            m,
+            &m.dec_norm,
             head,
             self.logits.view(),
-            (b, v, d),
+            (v, d),
             Epilogue::F32,
         )?;
         ops::argmax_step(
@@ -1096,19 +1133,17 @@ impl DecodeState {
             if self.graph.is_none() {
                 // Every module must be loaded before capture (no compilation inside a capture).
                 dev.warm_up()?;
-                let stream = dev.stream();
-                stream
-                    .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
-                    .map_err(drv("beginning graph capture"))?;
-                let r = self.step(m, enc);
-                let g = stream
-                    .end_capture(CUgraphInstantiate_flags(0))
-                    .map_err(drv("ending graph capture"))?;
-                r?;
-                self.graph = Some(g.ok_or_else(|| CudaError::Driver {
-                    what: "capturing the decode step".into(),
-                    error: "empty graph".into(),
-                })?);
+                let g = match self.capture(m, enc) {
+                    Ok(g) => g,
+                    Err(e) if self.pdl => {
+                        // A driver that cannot capture programmatic edges: capture plainly.
+                        eprintln!("t0-cuda: decode graph with PDL failed ({e}); without PDL");
+                        self.pdl = false;
+                        self.capture(m, enc)?
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.graph = Some(g);
             }
             let g = self.graph.as_ref().expect("captured above");
             for s in 0..steps {
@@ -1118,14 +1153,48 @@ impl DecodeState {
                 }
             }
         } else {
+            let prev = dev.set_pdl(self.pdl);
+            let mut r = Ok(());
             for s in 0..steps {
-                self.step(m, enc)?;
-                if self.done.is_some() && (s + 1) % check_every == 0 && self.all_done(dev)? {
+                r = self.step(m, enc);
+                if r.is_err() {
                     break;
                 }
+                if self.done.is_some() && (s + 1) % check_every == 0 {
+                    match self.all_done(dev) {
+                        Ok(true) => break,
+                        Ok(false) => {}
+                        Err(e) => {
+                            r = Err(e);
+                            break;
+                        }
+                    }
+                }
             }
+            dev.set_pdl(prev);
+            r?;
         }
         dev.synchronize()
+    }
+
+    /// Captures one step as a graph (kernels queued with PDL when `self.pdl`).
+    fn capture(&self, m: &CudaT5, enc: &Encoded) -> Result<cudarc::driver::CudaGraph> {
+        let dev = &m.dev;
+        let stream = dev.stream();
+        stream
+            .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
+            .map_err(drv("beginning graph capture"))?;
+        let prev = dev.set_pdl(self.pdl);
+        let r = self.step(m, enc);
+        dev.set_pdl(prev);
+        let g = stream
+            .end_capture(CUgraphInstantiate_flags(0))
+            .map_err(drv("ending graph capture"))?;
+        r?;
+        g.ok_or_else(|| CudaError::Driver {
+            what: "capturing the decode step".into(),
+            error: "empty graph".into(),
+        })
     }
 
     fn all_done(&self, dev: &Arc<CudaDevice>) -> Result<bool> {
@@ -1135,6 +1204,13 @@ impl DecodeState {
         let mut v = vec![0i32; self.batch];
         dev.download(dn, 0, &mut v)?;
         Ok(v.iter().all(|&x| x != 0))
+    }
+
+    /// The f32 logits of the last step, `[batch][vocab]`.
+    pub fn logits(&self, m: &CudaT5) -> Result<Vec<f32>> {
+        let mut v = vec![0f32; self.batch * m.cfg.vocab_size];
+        m.dev.download(&self.logits, 0, &mut v)?;
+        Ok(v)
     }
 
     /// The generated tokens (up to and including EOS when `stop_at_eos`).

@@ -83,12 +83,16 @@ pub enum Kernel {
     GemmSimple,
     /// Batch-1 streaming GEMV.
     Gemv,
-    /// Flash attention, head size 64.
+    /// Flash attention, head size 64 (64 queries per block, synchronous K/V loads).
     FlashAttnD64,
+    /// Flash attention, head size 64: 128 queries per block, cp.async double-buffered K/V.
+    FlashAttnD64V2,
     /// Row-wise attention (decode over a KV cache; any even head size up to 256).
     AttnRows,
     /// T5 RMS norm.
     RmsNorm,
+    /// T5 RMS norm, 16-byte loads, row kept in registers (D a multiple of 4, at most 8192).
+    RmsNormVec,
     /// Embedding gather (bf16 table to f32 rows).
     Embed,
     /// `x += y`.
@@ -125,18 +129,22 @@ pub enum Kernel {
     GemmTmaPE,
     /// [`Kernel::GemmTmaE`] in clusters of 2 blocks sharing the W tile by TMA multicast.
     GemmTmaC,
+    /// Batch-1 GEMV of a T5 RMS-normed f32 row (the norm folded in; decode).
+    GemvRms,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 28] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
         Kernel::Gemv,
         Kernel::FlashAttnD64,
+        Kernel::FlashAttnD64V2,
         Kernel::AttnRows,
         Kernel::RmsNorm,
+        Kernel::RmsNormVec,
         Kernel::Embed,
         Kernel::AddF32,
         Kernel::LogSoftmaxGather,
@@ -155,13 +163,16 @@ impl Kernel {
         Kernel::GemmTmaE,
         Kernel::GemmTmaPE,
         Kernel::GemmTmaC,
+        Kernel::GemvRms,
     ];
 
     /// The module that holds it.
     pub fn module(self) -> Module {
         match self {
-            Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv => Module::Gemm,
-            Kernel::FlashAttnD64 | Kernel::AttnRows => Module::Attention,
+            Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv | Kernel::GemvRms => {
+                Module::Gemm
+            }
+            Kernel::FlashAttnD64 | Kernel::FlashAttnD64V2 | Kernel::AttnRows => Module::Attention,
             Kernel::GemmWgmma
             | Kernel::GemmWgmmaPipe
             | Kernel::GemmTma
@@ -181,8 +192,10 @@ impl Kernel {
             Kernel::GemmSimple => "gemm_bf16_simple",
             Kernel::Gemv => "gemv_bf16",
             Kernel::FlashAttnD64 => "flash_attn_d64",
+            Kernel::FlashAttnD64V2 => "flash_attn_d64_v2",
             Kernel::AttnRows => "attn_rows",
             Kernel::RmsNorm => "rmsnorm",
+            Kernel::RmsNormVec => "rmsnorm_vec",
             Kernel::Embed => "embed_bf16",
             Kernel::AddF32 => "add_f32",
             Kernel::LogSoftmaxGather => "log_softmax_gather",
@@ -201,6 +214,7 @@ impl Kernel {
             Kernel::GemmTmaE => "gemm_bf16_tma_e",
             Kernel::GemmTmaPE => "gemm_bf16_tma_pe",
             Kernel::GemmTmaC => "gemm_bf16_tma_c",
+            Kernel::GemvRms => "gemv_rms_bf16",
         }
     }
 

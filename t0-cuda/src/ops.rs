@@ -842,8 +842,42 @@ pub struct Attention {
     pub force_rows: bool,
 }
 
-/// Queues one attention call.
+/// Which flash-attention kernel runs head size 64 where the flash path applies (the
+/// row-wise kernel takes every other call whatever this says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKernel {
+    /// [`FlashKernel::V2`], or [`FlashKernel::Old`] when `T0_CUDA_FLASH=old` or V2 failed
+    /// its self-check ([`CudaDevice::fast_kernels_checked`]).
+    Auto,
+    /// `flash_attn_d64`: 64 queries per block, K/V tiles loaded synchronously.
+    Old,
+    /// `flash_attn_d64_v2`: 128 queries per block (8 warps), K/V tiles double-buffered with
+    /// cp.async, exp2 softmax, masks only on tiles that need them.
+    V2,
+}
+
+impl FlashKernel {
+    fn resolve(self, dev: &CudaDevice) -> FlashKernel {
+        match self {
+            FlashKernel::Auto
+                if std::env::var("T0_CUDA_FLASH").is_ok_and(|v| v == "old")
+                    || !dev.fast_kernels_checked().0 =>
+            {
+                FlashKernel::Old
+            }
+            FlashKernel::Auto => FlashKernel::V2,
+            k => k,
+        }
+    }
+}
+
+/// Queues one attention call (flash kernel chosen by [`FlashKernel::Auto`]).
 pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
+    attention_with(dev, at, FlashKernel::Auto)
+}
+
+/// Queues one attention call with the given flash kernel (for tests and benchmarks).
+pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> Result<()> {
     let Attention {
         batch,
         heads,
@@ -931,6 +965,7 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
     };
     let (lqi, lki) = (i32_of(lq, "lq")?, i32_of(lk, "lk")?);
     if flash_ok {
+        let v2 = flash.resolve(dev) == FlashKernel::V2;
         let mut args = Vec::with_capacity(20);
         common_tail(&mut args);
         args.extend([
@@ -945,13 +980,23 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
             Arg::I(i32_of(at.q_offset, "q_offset")?),
             Arg::I(i32_of(at.kv_div, "kv_div")?),
         ]);
-        dev.launch(
-            Kernel::FlashAttnD64,
-            (lq.div_ceil(64) as u32, heads as u32, batch as u32),
-            (128, 1, 1),
-            0,
-            &args,
-        )
+        if v2 {
+            dev.launch(
+                Kernel::FlashAttnD64V2,
+                (lq.div_ceil(128) as u32, heads as u32, batch as u32),
+                (256, 1, 1),
+                0,
+                &args,
+            )
+        } else {
+            dev.launch(
+                Kernel::FlashAttnD64,
+                (lq.div_ceil(64) as u32, heads as u32, batch as u32),
+                (128, 1, 1),
+                0,
+                &args,
+            )
+        }
     } else {
         let smem = (800 + lk) * 4;
         if smem > 200 * 1024 {
@@ -994,7 +1039,162 @@ pub fn attention(dev: &CudaDevice, at: &Attention) -> Result<()> {
     }
 }
 
-/// T5 RMS norm of `rows` f32 rows of `d`: `y = w * x / sqrt(mean(x^2) + eps)`, y in bf16 or f32.
+/// Checks `flash_attn_d64_v2` against `flash_attn_d64` (two cases: 2 x 2 heads x 200 x 200
+/// with key lengths 200 / 77 and a position-indexed bias; causal 70 x 150 from offset 60 with
+/// a row-indexed bias) and `rmsnorm_vec` against `rmsnorm` (5 x 4096 and 3 x 768, bf16 and
+/// f32 out) on random inputs: (flash ok, norm ok), each true when every output is finite and
+/// agrees to 1e-2 relative (1e-5 for f32 norm outputs). Used by
+/// [`CudaDevice::fast_kernels_checked`].
+pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
+    use crate::reference::{Rng, from_bf16_bits, rel_err, to_bf16_bits};
+    let mut rng = Rng::new(0x5eed);
+    let agree = |a: &[f32], b: &[f32], tol: f64| {
+        let want: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+        a.iter().all(|v| v.is_finite()) && rel_err(a, &want) <= tol
+    };
+    let bf16_buf = |rng: &mut Rng, n: usize| -> Result<crate::DevBuf> {
+        let b = dev.alloc(n * 2)?;
+        dev.upload(&b, 0, &to_bf16_bits(&rng.bf16_vec(n, 1.0)))?;
+        Ok(b)
+    };
+    let mut flash_ok = true;
+    // (batch, heads, lq, lk, key lengths, bias by position, causal, q_offset)
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        &'static [i32],
+        bool,
+        bool,
+        usize,
+    );
+    let cases: [Case; 2] = [
+        (2, 2, 200, 200, &[200, 77], true, false, 0),
+        (2, 1, 70, 150, &[], false, true, 60),
+    ];
+    for (batch, heads, lq, lk, lens, qpos, causal, q_offset) in cases {
+        let inner = heads * 64;
+        let q = bf16_buf(&mut rng, batch * lq * inner)?;
+        let k = bf16_buf(&mut rng, batch * lk * inner)?;
+        let v = bf16_buf(&mut rng, batch * lk * inner)?;
+        let (br, bw) = (40usize, 81usize);
+        let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+        let tb = dev.alloc(tab.len() * 4)?;
+        dev.upload(&tb, 0, &tab)?;
+        let lb = dev.alloc(batch * 4)?;
+        if !lens.is_empty() {
+            dev.upload(&lb, 0, lens)?;
+        }
+        let n = batch * lq * inner;
+        let mut outs = Vec::new();
+        for kern in [FlashKernel::Old, FlashKernel::V2] {
+            let o = dev.alloc(n * 2)?;
+            dev.memset(&o, 0, n * 2, 0xff)?;
+            let at = Attention {
+                batch,
+                heads,
+                dh: 64,
+                lq,
+                lk,
+                q: q.view(),
+                q_st: Strides {
+                    batch: lq * inner,
+                    row: inner,
+                },
+                k: k.view(),
+                v: v.view(),
+                kv_st: Strides {
+                    batch: lk * inner,
+                    row: inner,
+                },
+                o: o.view(),
+                o_st: Strides {
+                    batch: lq * inner,
+                    row: inner,
+                },
+                key_len: if lens.is_empty() {
+                    DevView::NULL
+                } else {
+                    lb.view()
+                },
+                bias: tb.view(),
+                bias_r: br,
+                bias_w: bw,
+                bias_qpos: qpos,
+                causal,
+                q_offset,
+                kv_div: 1,
+                pos: DevView::NULL,
+                new_kv: None,
+                force_rows: false,
+            };
+            attention_with(dev, &at, kern)?;
+            let mut h = vec![0u16; n];
+            dev.download(&o, 0, &mut h)?;
+            outs.push(from_bf16_bits(&h));
+        }
+        flash_ok &= agree(&outs[1], &outs[0], 1e-2);
+    }
+    let mut norm_ok = true;
+    for (rows, d) in [(5usize, 4096usize), (3, 768)] {
+        let x: Vec<f32> = (0..rows * d).map(|_| rng.uniform() * 3.0).collect();
+        let w: Vec<f32> = (0..d).map(|_| rng.uniform()).collect();
+        let (xb, wb) = (dev.alloc(x.len() * 4)?, dev.alloc(w.len() * 4)?);
+        dev.upload(&xb, 0, &x)?;
+        dev.upload(&wb, 0, &w)?;
+        for bf in [true, false] {
+            let mut outs = Vec::new();
+            for kern in [NormKernel::Old, NormKernel::Vec] {
+                let y = dev.alloc(rows * d * 4)?;
+                dev.memset(&y, 0, rows * d * 4, 0xff)?;
+                rmsnorm_with(
+                    dev,
+                    xb.view(),
+                    wb.view(),
+                    y.view(),
+                    (rows, d),
+                    1e-6,
+                    bf,
+                    kern,
+                )?;
+                let got = if bf {
+                    let mut h = vec![0u16; rows * d];
+                    dev.download(&y, 0, &mut h)?;
+                    from_bf16_bits(&h)
+                } else {
+                    let mut h = vec![0f32; rows * d];
+                    dev.download(&y, 0, &mut h)?;
+                    h
+                };
+                outs.push(got);
+            }
+            norm_ok &= agree(&outs[1], &outs[0], if bf { 1e-2 } else { 1e-5 });
+        }
+    }
+    Ok((flash_ok, norm_ok))
+}
+
+/// Which RMS-norm kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormKernel {
+    /// [`NormKernel::Vec`] where the row length and alignment allow it, else
+    /// [`NormKernel::Old`]; always `Old` when `T0_CUDA_RMSNORM=old` or `Vec` failed its
+    /// self-check ([`CudaDevice::fast_kernels_checked`]).
+    Auto,
+    /// `rmsnorm`: any `d`, scalar loads, the row read twice.
+    Old,
+    /// `rmsnorm_vec`: 16-byte loads, the row read once and kept in registers. Needs `d` a
+    /// multiple of 4 up to [`RMSNORM_VEC_MAX_D`], `x` and `w` 16-byte aligned, `y` 16-byte
+    /// (f32 out) or 8-byte (bf16 out) aligned; an error otherwise.
+    Vec,
+}
+
+/// Longest row `rmsnorm_vec` takes (256 threads x 8 float4 each).
+pub const RMSNORM_VEC_MAX_D: usize = 256 * 8 * 4;
+
+/// T5 RMS norm of `rows` f32 rows of `d`: `y = w * x / sqrt(mean(x^2) + eps)`, y in bf16 or f32
+/// (kernel chosen by [`NormKernel::Auto`]).
 pub fn rmsnorm(
     dev: &CudaDevice,
     x: DevView,
@@ -1004,16 +1204,60 @@ pub fn rmsnorm(
     eps: f32,
     out_bf16: bool,
 ) -> Result<()> {
+    rmsnorm_with(dev, x, w, y, (rows, d), eps, out_bf16, NormKernel::Auto)
+}
+
+/// As [`rmsnorm`] with the given kernel (for tests and benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn rmsnorm_with(
+    dev: &CudaDevice,
+    x: DevView,
+    w: DevView,
+    y: DevView,
+    (rows, d): (usize, usize),
+    eps: f32,
+    out_bf16: bool,
+    kernel: NormKernel,
+) -> Result<()> {
     if rows == 0 {
         return Ok(());
     }
     need(x, rows * d * 4, "rmsnorm x")?;
     need(w, d * 4, "rmsnorm w")?;
     need(y, rows * d * if out_bf16 { 2 } else { 4 }, "rmsnorm y")?;
+    let y_align = if out_bf16 { 8 } else { 16 };
+    let vec_ok = d > 0
+        && d.is_multiple_of(4)
+        && d <= RMSNORM_VEC_MAX_D
+        && x.ptr().is_multiple_of(16)
+        && w.ptr().is_multiple_of(16)
+        && y.ptr().is_multiple_of(y_align);
+    let use_vec = match kernel {
+        NormKernel::Auto => {
+            vec_ok
+                && !std::env::var("T0_CUDA_RMSNORM").is_ok_and(|v| v == "old")
+                && dev.fast_kernels_checked().1
+        }
+        NormKernel::Old => false,
+        NormKernel::Vec if vec_ok => true,
+        NormKernel::Vec => {
+            return Err(CudaError::Shape(format!(
+                "rmsnorm_vec needs d a multiple of 4 up to {RMSNORM_VEC_MAX_D} and aligned views (d {d})"
+            )));
+        }
+    };
+    // rmsnorm_vec: each thread holds at most 4 float4 up to d = 4096 (blockDim a multiple
+    // of 32, at most 256), at most 8 above.
+    let (kern, threads) = if use_vec {
+        let t = (d / 4).div_ceil(4).next_multiple_of(32).clamp(32, 256);
+        (Kernel::RmsNormVec, t as u32)
+    } else {
+        (Kernel::RmsNorm, 256)
+    };
     dev.launch(
-        Kernel::RmsNorm,
+        kern,
         (rows as u32, 1, 1),
-        (256, 1, 1),
+        (threads, 1, 1),
         0,
         &[
             Arg::P(x.ptr()),
@@ -1024,6 +1268,79 @@ pub fn rmsnorm(
             Arg::I(out_bf16 as i32),
         ],
     )
+}
+
+/// Largest row the norm-folded GEMV ([`gemv_rms`]) takes: two 8-element chunks per thread.
+pub const GEMV_RMS_MAX_K: usize = 4096;
+
+/// Batch-1 `out = W · rmsnorm(x)` for decode: the T5 RMS norm of the f32 row `x` (weight `g`,
+/// f32, `eps`) rounded to bf16 exactly as [`rmsnorm`] does, then the GEMV with epilogue `epi`
+/// — one kernel instead of two. Needs `k % 8 == 0`, `k <= GEMV_RMS_MAX_K`, `ldw % 8 == 0`,
+/// `x`, `g` and `w` 16-byte aligned; other shapes get a [`CudaError::Shape`] (callers fall
+/// back to [`rmsnorm`] + [`gemm`]).
+#[allow(clippy::too_many_arguments)]
+pub fn gemv_rms(
+    dev: &CudaDevice,
+    x: DevView,
+    g: DevView,
+    w: DevView,
+    ldw: usize,
+    out: DevView,
+    (n, k): (usize, usize),
+    eps: f32,
+    epi: Epilogue,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    if !gemv_rms_fits(x, g, w, ldw, k) {
+        return Err(CudaError::Shape(format!(
+            "gemv_rms needs k % 8 == 0, k <= {GEMV_RMS_MAX_K}, ldw % 8 == 0 and 16-byte aligned operands (k {k}, ldw {ldw})"
+        )));
+    }
+    if matches!(epi, Epilogue::GeGlu | Epilogue::SwiGlu) && n % 2 != 0 {
+        return Err(CudaError::Shape(format!(
+            "gated epilogue needs even n, got {n}"
+        )));
+    }
+    let ov = || CudaError::Shape("gemv_rms extent overflows".into());
+    need(x, k * 4, "gemv_rms x")?;
+    need(g, k * 4, "gemv_rms g")?;
+    need(w, extent(n, ldw, k).ok_or_else(ov)? * 2, "gemv_rms w")?;
+    need(
+        out,
+        epi.out_cols(n).checked_mul(epi.out_size()).ok_or_else(ov)?,
+        "gemv_rms out",
+    )?;
+    dev.launch(
+        Kernel::GemvRms,
+        (n.div_ceil(4) as u32, 1, 1),
+        (256, 1, 1),
+        0,
+        &[
+            Arg::P(x.ptr()),
+            Arg::P(g.ptr()),
+            Arg::P(w.ptr()),
+            Arg::L(ldw as i64),
+            Arg::P(out.ptr()),
+            Arg::I(i32_of(n, "n")?),
+            Arg::I(i32_of(k, "k")?),
+            Arg::I(epi.code()),
+            Arg::F(eps),
+        ],
+    )
+}
+
+/// Whether [`gemv_rms`] takes these operands.
+pub fn gemv_rms_fits(x: DevView, g: DevView, w: DevView, ldw: usize, k: usize) -> bool {
+    k > 0
+        && k.is_multiple_of(8)
+        && k <= GEMV_RMS_MAX_K
+        && ldw >= k
+        && ldw.is_multiple_of(8)
+        && x.ptr().is_multiple_of(16)
+        && g.ptr().is_multiple_of(16)
+        && w.ptr().is_multiple_of(16)
 }
 
 /// `out[r] = table[ids[r]]` (bf16 table of `vocab` rows of `d`, f32 output rows).

@@ -14,6 +14,7 @@ use t0_core::generate::GenerateOptions;
 use t0_core::model::T5Model;
 use t0_core::safetensors::SafeTensors;
 use t0_core::score::ScoreOptions;
+use t0_cuda::engine::DecodeState;
 use t0_cuda::reference::from_bf16_bits;
 use t0_cuda::{CudaDevice, CudaT5};
 
@@ -172,4 +173,125 @@ fn engine_matches_cpu_backend_on_fixture_models() {
         eprintln!("engine {name:24} encoder {we:.2e} scores {ws:.2e}");
     }
     eprintln!("engine greedy: {same}/{seqs} identical, {accepted} near-tie divergences accepted");
+}
+
+/// Batch-1 decode with each combination of programmatic dependent launch and the RMS norm
+/// folded into the GEMV, with and without a graph: PDL changes no bit; the folded norm gives
+/// the same first-step logits as the norm kernel within bf16 rounding, and the same greedy
+/// tokens except at near-ties (checked against the CPU's top-2 margin, as above).
+#[test]
+fn decode_options_pdl_and_folded_norm_agree() {
+    let dev = match CudaDevice::new(0) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+    };
+    let Some(dir) = fixtures() else { return };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("config.json").exists())
+        .collect();
+    dirs.sort();
+    eprintln!("PDL supported here: {}", dev.pdl_supported());
+    let (mut runs, mut diverged) = (0usize, 0usize);
+    for d in dirs {
+        let name = d.file_name().unwrap().to_string_lossy().into_owned();
+        let cfg =
+            T5Config::from_json(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+        let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
+        let reference: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap())
+                .unwrap();
+        let st = SafeTensors::parse(&bytes).unwrap();
+        let cpu = T5Model::load(CpuBackend::new(), &st, &cfg).unwrap();
+        let eng = CudaT5::load(&dev, &st, &cfg).unwrap();
+        let max_new = reference["max_new_tokens"].as_u64().unwrap() as usize;
+        for (i, ids) in ids_of(&reference["inputs"]).into_iter().enumerate() {
+            let inp = vec![ids.clone()];
+            let enc = eng.encode(&inp, true).unwrap();
+            let mut toks = Vec::new();
+            let mut first = Vec::new();
+            for (pdl, fused) in [(false, false), (true, false), (false, true), (true, true)] {
+                for graph in [true, false] {
+                    let mut s = DecodeState::new(&eng, &enc, max_new, true).unwrap();
+                    s.set_pdl(&dev, pdl);
+                    s.set_fused_norm(fused);
+                    assert_eq!(s.options(), (pdl && dev.pdl_supported(), fused));
+                    s.run(&eng, &enc, 1, graph).unwrap();
+                    let lg = s.logits(&eng).unwrap();
+                    assert!(
+                        lg.iter().all(|v| v.is_finite()),
+                        "{name}: logits not finite"
+                    );
+                    first.push(((pdl, fused, graph), lg));
+                    s.reset(&eng).unwrap();
+                    s.run(&eng, &enc, max_new, graph).unwrap();
+                    toks.push(((pdl, fused, graph), s.tokens(&eng, true).unwrap()));
+                    runs += 1;
+                }
+            }
+            // PDL and graph replay change no bit, for either norm path.
+            for fused in [false, true] {
+                let same: Vec<_> = first.iter().filter(|(o, _)| o.1 == fused).collect();
+                for (o, lg) in &same[1..] {
+                    assert_eq!(
+                        lg, &same[0].1,
+                        "{name} input {i}: logits {o:?} vs {:?}",
+                        same[0].0
+                    );
+                }
+                let same: Vec<_> = toks.iter().filter(|(o, _)| o.1 == fused).collect();
+                for (o, t) in &same[1..] {
+                    assert_eq!(
+                        t, &same[0].1,
+                        "{name} input {i}: tokens {o:?} vs {:?}",
+                        same[0].0
+                    );
+                }
+            }
+            // Folded norm vs norm kernel: first-step logits.
+            let plain = &first.iter().find(|(o, _)| !o.1).unwrap().1;
+            let folded = &first.iter().find(|(o, _)| o.1).unwrap().1;
+            let e = rel_err(folded, plain);
+            assert!(
+                e <= 1e-2,
+                "{name} input {i}: folded-norm logits rel err {e:e}"
+            );
+            // Folded-norm tokens vs the CPU's greedy: equal, or a near-tie divergence.
+            let got = &toks.iter().find(|(o, _)| o.1).unwrap().1[0];
+            let want = cpu
+                .generate_greedy(
+                    &inp,
+                    &GenerateOptions {
+                        max_new_tokens: max_new,
+                        min_new_tokens: 0,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            let want = &want[0];
+            if got != want {
+                let p = got.iter().zip(want).take_while(|(x, y)| x == y).count();
+                let mut dec = vec![cfg.decoder_start_token_id];
+                dec.extend_from_slice(&want[..p]);
+                let logits = cpu.forward_logits(&ids, &dec).unwrap();
+                let mut last = logits[(dec.len() - 1) * cfg.vocab_size..].to_vec();
+                last.sort_by(|x, y| y.partial_cmp(x).unwrap());
+                let m = last[0] - last[1];
+                eprintln!(
+                    "{name} input {i}: folded-norm greedy diverges at step {p}; margin {m:.4}"
+                );
+                assert!(
+                    m < MARGIN,
+                    "{name}: input {i}: divergence at a clear margin {m}"
+                );
+                diverged += 1;
+            }
+            eprintln!("{name:24} input {i}: folded-norm logits rel err {e:.2e}");
+        }
+    }
+    eprintln!("decode options: {runs} runs, {diverged} near-tie divergences from the CPU");
 }

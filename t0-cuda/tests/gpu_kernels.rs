@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use t0_cuda::device::DevView;
-use t0_cuda::ops::{self, Attention, EpiVariant, Epilogue, GemmKernel, Strides};
+use t0_cuda::ops::{
+    self, Attention, EpiVariant, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides,
+};
 use t0_cuda::reference::{self as r, Rng};
 use t0_cuda::{CudaDevice, CudaError, DevBuf};
 
@@ -884,6 +886,370 @@ fn attention_flash_and_rows_match_f64() {
     );
 }
 
+/// One flash-attention case (head size 64) for the old-vs-new kernel comparison.
+struct FlashCase {
+    batch: usize,
+    heads: usize,
+    lq: usize,
+    lk: usize,
+    /// Valid keys per key batch.
+    lens: Option<Vec<i32>>,
+    /// Bias table, indexed by query position (`Some(true)`) or row (`Some(false)`).
+    bias: Option<bool>,
+    causal: bool,
+    q_offset: usize,
+    kv_div: usize,
+    /// q, k, v interleaved in one `[batch][len][3][heads * 64]` buffer as the engine's fused
+    /// QKV projection writes them (row stride 3 * inner); needs lq == lk and kv_div 1.
+    fused: bool,
+}
+
+/// Max |got - want| over max |want|: catches a few wrong elements the norm bound would hide.
+fn max_elem_err(got: &[f32], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(0.0f64, |m, w| m.max(w.abs())).max(1e-30);
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| {
+            if g.is_finite() {
+                (g as f64 - w).abs()
+            } else {
+                f64::INFINITY
+            }
+        })
+        .fold(0.0f64, f64::max)
+        / scale
+}
+
+/// Runs the case through `flash_attn_d64` and `flash_attn_d64_v2` (outputs poisoned first):
+/// each vs the f64 reference (norm bound 1e-2, element bound 3e-2 of max |ref|), rows whose
+/// keys are all masked exactly zero, and v2 vs the old kernel.
+fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
+    let dh = 64usize;
+    let inner = c.heads * dh;
+    let kvb = c.batch / c.kv_div;
+    assert!(kvb * c.kv_div == c.batch && (!c.fused || (c.lq == c.lk && c.kv_div == 1)));
+    let q = rng.bf16_vec(c.batch * c.lq * inner, 1.0);
+    let k = rng.bf16_vec(kvb * c.lk * inner, 1.0);
+    let v = rng.bf16_vec(kvb * c.lk * inner, 1.0);
+    let (br, bw) = (40usize, 81usize);
+    let tab: Vec<f32> = (0..c.heads * bw).map(|_| rng.uniform() * 2.0).collect();
+    let want = r::attention(
+        &q,
+        &k,
+        &v,
+        (c.batch, c.heads, dh, c.lq, c.lk),
+        c.lens.as_deref(),
+        c.bias.map(|qpos| (&tab[..], br, bw, qpos)),
+        c.causal,
+        c.q_offset,
+        c.kv_div,
+    );
+    let label = format!(
+        "flash b{} h{} lq{} lk{} lens{:?} bias{:?} causal{} off{} div{} fused{}",
+        c.batch, c.heads, c.lq, c.lk, c.lens, c.bias, c.causal, c.q_offset, c.kv_div, c.fused
+    );
+    // Device operands: dense, or one fused buffer.
+    let (bufs, q_st, kv_st) = if c.fused {
+        let mut qkv = vec![0f32; c.batch * c.lq * 3 * inner];
+        for row in 0..c.batch * c.lq {
+            let o = row * 3 * inner;
+            qkv[o..o + inner].copy_from_slice(&q[row * inner..(row + 1) * inner]);
+            qkv[o + inner..o + 2 * inner].copy_from_slice(&k[row * inner..(row + 1) * inner]);
+            qkv[o + 2 * inner..o + 3 * inner].copy_from_slice(&v[row * inner..(row + 1) * inner]);
+        }
+        let st = Strides {
+            batch: c.lq * 3 * inner,
+            row: 3 * inner,
+        };
+        (vec![up_bf16(dev, &qkv)], st, st)
+    } else {
+        (
+            vec![up_bf16(dev, &q), up_bf16(dev, &k), up_bf16(dev, &v)],
+            Strides {
+                batch: c.lq * inner,
+                row: inner,
+            },
+            Strides {
+                batch: c.lk * inner,
+                row: inner,
+            },
+        )
+    };
+    let (qv, kv, vv) = if c.fused {
+        let b = bufs[0].view();
+        (b, b.from(inner * 2).unwrap(), b.from(inner * 4).unwrap())
+    } else {
+        (bufs[0].view(), bufs[1].view(), bufs[2].view())
+    };
+    let lb = up_i32(dev, c.lens.as_deref().unwrap_or(&[0]));
+    let tb = up_f32(dev, &tab);
+    let n = c.batch * c.lq * inner;
+    let mut outs = Vec::new();
+    for kern in [FlashKernel::Old, FlashKernel::V2] {
+        let ob = poisoned(dev, n * 2);
+        let at = Attention {
+            batch: c.batch,
+            heads: c.heads,
+            dh,
+            lq: c.lq,
+            lk: c.lk,
+            q: qv,
+            q_st,
+            k: kv,
+            v: vv,
+            kv_st,
+            o: ob.view(),
+            o_st: Strides {
+                batch: c.lq * inner,
+                row: inner,
+            },
+            key_len: if c.lens.is_some() {
+                lb.view()
+            } else {
+                DevView::NULL
+            },
+            bias: if c.bias.is_some() {
+                tb.view()
+            } else {
+                DevView::NULL
+            },
+            bias_r: br,
+            bias_w: bw,
+            bias_qpos: c.bias.unwrap_or(false),
+            causal: c.causal,
+            q_offset: c.q_offset,
+            kv_div: c.kv_div,
+            pos: DevView::NULL,
+            new_kv: None,
+            force_rows: false,
+        };
+        ops::attention_with(dev, &at, kern).unwrap();
+        let got = down_bf16(dev, &ob, n);
+        check(&format!("{label} {kern:?}"), &got, &want, 1e-2);
+        let e = max_elem_err(&got, &want);
+        assert!(
+            e <= 3e-2,
+            "{label} {kern:?}: max element error {e:e} of max |ref|"
+        );
+        // Key batches with no valid key: every output of their query batches is exactly 0.
+        if let Some(lens) = &c.lens {
+            for b in 0..c.batch {
+                if lens[b / c.kv_div] <= 0 {
+                    let rows = &got[b * c.lq * inner..(b + 1) * c.lq * inner];
+                    assert!(
+                        rows.iter().all(|&x| x == 0.0),
+                        "{label} {kern:?}: fully masked batch {b} not zero"
+                    );
+                }
+            }
+        }
+        outs.push(got);
+    }
+    let old: Vec<f64> = outs[0].iter().map(|&x| x as f64).collect();
+    check(&format!("{label} v2 vs old"), &outs[1], &old, 1e-2);
+}
+
+#[test]
+fn flash_v2_matches_f64_and_old_kernel() {
+    let Some(dev) = device() else { return };
+    // The run-time self-check that gates automatic use of the new kernels.
+    let checked = dev.fast_kernels_checked();
+    eprintln!("self-check (flash_attn_d64_v2, rmsnorm_vec) = {checked:?}");
+    assert_eq!(checked, (true, true));
+    let mut rng = Rng::new(41);
+    let case =
+        |batch, heads, lq, lk, lens: Option<Vec<i32>>, bias, causal, q_offset, kv_div| FlashCase {
+            batch,
+            heads,
+            lq,
+            lk,
+            lens,
+            bias,
+            causal,
+            q_offset,
+            kv_div,
+            fused: false,
+        };
+    let mut cases = vec![
+        // The G3 encoder shape (512 x 512) in the engine's fused QKV layout.
+        FlashCase {
+            fused: true,
+            ..case(
+                2,
+                2,
+                512,
+                512,
+                Some(vec![512, 300]),
+                Some(true),
+                false,
+                0,
+                1,
+            )
+        },
+        // A key batch with no valid key (rows of zeros), one with a single key.
+        case(
+            4,
+            1,
+            512,
+            512,
+            Some(vec![1, 511, 0, 257]),
+            Some(false),
+            false,
+            0,
+            1,
+        ),
+        case(3, 2, 512, 512, None, None, false, 0, 1),
+        // Causal with offsets, key lengths, bias.
+        case(
+            2,
+            2,
+            70,
+            200,
+            Some(vec![200, 150]),
+            Some(true),
+            true,
+            100,
+            1,
+        ),
+        case(2, 2, 150, 150, None, Some(true), true, 0, 1),
+        case(2, 2, 7, 20, None, Some(true), true, 13, 1),
+        case(
+            2,
+            1,
+            130,
+            300,
+            Some(vec![290, 0]),
+            Some(false),
+            true,
+            170,
+            1,
+        ),
+        case(1, 2, 200, 200, None, None, true, 0, 1),
+        // Query batches sharing one K/V.
+        case(4, 2, 5, 130, Some(vec![130, 77]), None, false, 0, 2),
+        case(8, 1, 33, 256, Some(vec![0, 100]), Some(true), false, 0, 4),
+        case(6, 2, 140, 70, None, Some(true), false, 0, 3),
+    ];
+    // Ragged lengths 1..200 around the tile sizes (64 keys, 64 / 128 queries).
+    for (i, &(lq, lk)) in [
+        (2usize, 1usize),
+        (3, 200),
+        (17, 5),
+        (64, 64),
+        (65, 129),
+        (127, 64),
+        (128, 128),
+        (129, 191),
+        (130, 7),
+        (199, 63),
+        (200, 200),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let l1 = rng.below(lk as u64 + 1) as i32;
+        cases.push(case(
+            2,
+            2,
+            lq,
+            lk,
+            (i % 2 == 0).then(|| vec![lk as i32, l1]),
+            [Some(true), Some(false), None][i % 3],
+            false,
+            0,
+            1,
+        ));
+    }
+    for c in &cases {
+        run_flash_case(&dev, &mut rng, c);
+    }
+}
+
+#[test]
+fn rmsnorm_vec_matches_f64_and_old_kernel() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(42);
+    for &d in &[4096usize, 2048, 768, 1001, 6, 8192, 4100, 8196] {
+        for &rows in &[1usize, 7, 37] {
+            let x: Vec<f32> = (0..rows * d).map(|_| rng.uniform() * 3.0).collect();
+            let w: Vec<f32> = (0..d).map(|_| rng.uniform()).collect();
+            let (xb, wb) = (up_f32(&dev, &x), up_f32(&dev, &w));
+            let want = r::rmsnorm(&x, &w, d, 1e-6);
+            let vec_ok = d % 4 == 0 && d <= ops::RMSNORM_VEC_MAX_D;
+            for bf in [true, false] {
+                let size = if bf { 2 } else { 4 };
+                let mut outs = Vec::new();
+                for kern in [NormKernel::Old, NormKernel::Vec, NormKernel::Auto] {
+                    let yb = poisoned(&dev, rows * d * size);
+                    let r = ops::rmsnorm_with(
+                        &dev,
+                        xb.view(),
+                        wb.view(),
+                        yb.view(),
+                        (rows, d),
+                        1e-6,
+                        bf,
+                        kern,
+                    );
+                    if kern == NormKernel::Vec && !vec_ok {
+                        assert!(matches!(r, Err(CudaError::Shape(_))), "d {d}: {r:?}");
+                        continue;
+                    }
+                    r.unwrap();
+                    let got = if bf {
+                        down_bf16(&dev, &yb, rows * d)
+                    } else {
+                        down_f32(&dev, &yb, rows * d)
+                    };
+                    let what = format!("rmsnorm {kern:?} {rows}x{d} bf16 {bf}");
+                    check(&what, &got, &want, if bf { 1e-2 } else { 1e-5 });
+                    let e = max_elem_err(&got, &want);
+                    assert!(
+                        e <= if bf { 1e-2 } else { 1e-5 },
+                        "{what}: max elem err {e:e}"
+                    );
+                    outs.push(got);
+                }
+                let old: Vec<f64> = outs[0].iter().map(|&v| v as f64).collect();
+                for o in &outs[1..] {
+                    check(
+                        &format!("rmsnorm new vs old {rows}x{d} bf16 {bf}"),
+                        o,
+                        &old,
+                        if bf { 1e-2 } else { 1e-5 },
+                    );
+                }
+            }
+        }
+    }
+    // Views that are not 16-byte aligned: Vec refuses, Auto falls back to the old kernel.
+    let (rows, d) = (5usize, 768usize);
+    let x: Vec<f32> = (0..rows * d + 1).map(|_| rng.uniform()).collect();
+    let w: Vec<f32> = (0..d).map(|_| rng.uniform()).collect();
+    let (xb, wb) = (up_f32(&dev, &x), up_f32(&dev, &w));
+    let xv = xb.view().from(4).unwrap();
+    let want = r::rmsnorm(&x[1..], &w, d, 1e-6);
+    let yb = poisoned(&dev, rows * d * 2);
+    let r = ops::rmsnorm_with(
+        &dev,
+        xv,
+        wb.view(),
+        yb.view(),
+        (rows, d),
+        1e-6,
+        true,
+        NormKernel::Vec,
+    );
+    assert!(matches!(r, Err(CudaError::Shape(_))), "{r:?}");
+    ops::rmsnorm(&dev, xv, wb.view(), yb.view(), (rows, d), 1e-6, true).unwrap();
+    check(
+        "rmsnorm Auto, misaligned x",
+        &down_bf16(&dev, &yb, rows * d),
+        &want,
+        1e-2,
+    );
+}
+
 #[test]
 fn decode_attention_appends_to_cache_at_pos() {
     let Some(dev) = device() else { return };
@@ -965,6 +1331,173 @@ fn decode_attention_appends_to_cache_at_pos() {
     check("decode attention (cache append at pos)", &got, &want, 1e-2);
     let kc_dev = down_bf16(&dev, &kcb, batch * cap * inner);
     assert_eq!(kc_dev, kc, "cache rows after append");
+}
+
+#[test]
+fn gemv_with_folded_rmsnorm_matches_f64_and_the_two_kernel_path() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(61);
+    // (n, k): one and two chunks per thread, k not a multiple of 256 chunks, odd n, k = 8.
+    let shapes = [
+        (1usize, 8usize),
+        (3, 768),
+        (5, 2048),
+        (2048, 2048),
+        (4099, 4096),
+        (2, 4088),
+        (1000, 1024),
+        (6, 2056),
+    ];
+    for &(n, k) in &shapes {
+        let x: Vec<f32> = (0..k).map(|_| (rng.uniform() - 0.5) * 6.0).collect();
+        let g: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform()).collect();
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        // The normed row as the device rounds it: f32 products with an f32 inverse RMS, then
+        // bf16 (the f64 sum of squares differs from the device's only in the last bits).
+        let ss: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        let inv = (1.0 / (ss / k as f64 + 1e-6).sqrt()) as f32;
+        let h: Vec<f32> = x
+            .iter()
+            .zip(&g)
+            .map(|(&xv, &gv)| r::round_bf16(gv * (xv * inv)))
+            .collect();
+        let want = r::matmul_nt(&h, &w, 1, n, k);
+        let (xb, gb, wb) = (up_f32(&dev, &x), up_f32(&dev, &g), up_bf16(&dev, &w));
+        // f32 out, against f64 and against rmsnorm + gemv.
+        let o = poisoned(&dev, n * 4);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::F32,
+        )
+        .unwrap();
+        let fused = down_f32(&dev, &o, n);
+        check(&format!("gemv_rms f32 {n}x{k}"), &fused, &want, 1e-4);
+        let hb = poisoned(&dev, k * 2);
+        ops::rmsnorm(&dev, xb.view(), gb.view(), hb.view(), (1, k), 1e-6, true).unwrap();
+        let o2 = poisoned(&dev, n * 4);
+        ops::gemm(
+            &dev,
+            hb.view(),
+            k,
+            wb.view(),
+            k,
+            o2.view(),
+            n,
+            (1, n, k),
+            Epilogue::F32,
+            GemmKernel::Gemv,
+        )
+        .unwrap();
+        let two: Vec<f64> = down_f32(&dev, &o2, n).iter().map(|&v| v as f64).collect();
+        check(
+            &format!("gemv_rms vs rmsnorm+gemv {n}x{k}"),
+            &fused,
+            &two,
+            1e-5,
+        );
+        // f32 accumulate.
+        let base = rng.bf16_vec(n, 1.0);
+        let o = up_f32(&dev, &base);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::AddF32,
+        )
+        .unwrap();
+        let want_add: Vec<f64> = want.iter().zip(&base).map(|(a, b)| a + *b as f64).collect();
+        check(
+            &format!("gemv_rms add {n}x{k}"),
+            &down_f32(&dev, &o, n),
+            &want_add,
+            1e-4,
+        );
+        // bf16 out.
+        let o = poisoned(&dev, n * 2);
+        ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (n, k),
+            1e-6,
+            Epilogue::Bf16,
+        )
+        .unwrap();
+        check(
+            &format!("gemv_rms bf16 {n}x{k}"),
+            &down_bf16(&dev, &o, n),
+            &want,
+            1e-2,
+        );
+        // gated GELU over (gate, up) column pairs.
+        if n % 2 == 0 {
+            let o = poisoned(&dev, n);
+            ops::gemv_rms(
+                &dev,
+                xb.view(),
+                gb.view(),
+                wb.view(),
+                k,
+                o.view(),
+                (n, k),
+                1e-6,
+                Epilogue::GeGlu,
+            )
+            .unwrap();
+            let want_g: Vec<f64> = want.chunks(2).map(|p| r::gelu_tanh(p[0]) * p[1]).collect();
+            check(
+                &format!("gemv_rms geglu {n}x{k}"),
+                &down_bf16(&dev, &o, n / 2),
+                &want_g,
+                1e-2,
+            );
+        }
+    }
+    // Shapes it does not take are errors, not launches.
+    let (xb, gb) = (up_f32(&dev, &[1.0; 4104]), up_f32(&dev, &[1.0; 4104]));
+    let wb = up_bf16(&dev, &[0.5; 4104 * 2]);
+    let o = poisoned(&dev, 16);
+    for k in [4104usize, 12, 0] {
+        let r = ops::gemv_rms(
+            &dev,
+            xb.view(),
+            gb.view(),
+            wb.view(),
+            k,
+            o.view(),
+            (2, k),
+            1e-6,
+            Epilogue::F32,
+        );
+        assert!(matches!(r, Err(CudaError::Shape(_))), "k {k}: {r:?}");
+    }
+    let r = ops::gemv_rms(
+        &dev,
+        xb.view(),
+        gb.view(),
+        wb.view(),
+        8,
+        o.view(),
+        (3, 8),
+        1e-6,
+        Epilogue::GeGlu,
+    );
+    assert!(matches!(r, Err(CudaError::Shape(_))), "odd n gated: {r:?}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! shapes, generated on the device by a hash kernel (no checkpoint file), plus kernel
 //! ceilings: device copy bandwidth, our GEMM vs cuBLAS, our GEMV bandwidth.
 //!
-//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic]` (default:
+//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic] [--g1-only]` (default:
 //! kernels, 3b, 11b). `--generic` also times G1 through t0-core's generic model on the CUDA
 //! backend (base and 3b shapes; random bf16 checkpoint built in host memory).
 //! Token ids: uniform in [100, 32000) from a fixed seed, no padding; greedy decoding runs
@@ -16,8 +16,11 @@ use t0_core::generate::GenerateOptions;
 use t0_core::model::T5Model;
 use t0_core::tensor::{DType, TensorSource, TensorView};
 use t0_cuda::CudaBackend;
+use t0_cuda::device::DevView;
 use t0_cuda::engine::DecodeState;
-use t0_cuda::ops::{self, EpiVariant, Epilogue, GemmKernel};
+use t0_cuda::ops::{
+    self, Attention, EpiVariant, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides,
+};
 use t0_cuda::reference::Rng;
 use t0_cuda::{CudaDevice, CudaT5, Result};
 
@@ -69,6 +72,7 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
         2.0 * n as f64 / ms / 1e6
     );
     drop((a, b));
+    attention_and_norm(dev)?;
     // GEMMs: ours vs cuBLAS.
     // SAFETY: only tries to dlopen libcublas.
     let blas = if unsafe { cudarc::cublas::sys::is_culib_present() } {
@@ -311,6 +315,128 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
     Ok(())
 }
 
+/// The T0pp G3 encoder's attention (32 x 512 tokens, 64 heads, d 64, fused QKV, bias table,
+/// key lengths) and RMSNorm (16384 x 4096 f32 -> bf16): old vs new kernels in one run, with
+/// the relative difference between their outputs.
+fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
+    println!(
+        "self-check (flash_attn_d64_v2, rmsnorm_vec): {:?} (automatic choice uses a kernel only if true)",
+        dev.fast_kernels_checked()
+    );
+    let (batch, heads, len) = (32usize, 64usize, 512usize);
+    let inner = heads * 64;
+    let qkv = dev.alloc(batch * len * 3 * inner * 2)?;
+    ops::init_uniform_bf16(dev, qkv.view(), batch * len * 3 * inner, 7, 1.0)?;
+    // The engine's table: distances clamped at +-max_distance (128 for T0).
+    let (br, bw) = (128usize, 257usize);
+    let mut rng = Rng::new(8);
+    let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+    let tb = dev.alloc(tab.len() * 4)?;
+    dev.upload(&tb, 0, &tab)?;
+    let lens = dev.alloc(batch * 4)?;
+    dev.upload(&lens, 0, &vec![len as i32; batch])?;
+    let outs = [
+        dev.alloc(batch * len * inner * 2)?,
+        dev.alloc(batch * len * inner * 2)?,
+    ];
+    let st = Strides {
+        batch: len * 3 * inner,
+        row: 3 * inner,
+    };
+    let flops = 4.0 * (batch * heads * len * len * 64) as f64;
+    let mut line =
+        format!("attention G3 T0pp {batch}x{len}, {heads} heads, d 64 (bias, key_len, fused QKV):");
+    for (o, kern) in outs.iter().zip([FlashKernel::Old, FlashKernel::V2]) {
+        let at = Attention {
+            batch,
+            heads,
+            dh: 64,
+            lq: len,
+            lk: len,
+            q: qkv.view(),
+            q_st: st,
+            k: qkv.view().from(inner * 2)?,
+            v: qkv.view().from(inner * 4)?,
+            kv_st: st,
+            o: o.view(),
+            o_st: Strides {
+                batch: len * inner,
+                row: inner,
+            },
+            key_len: lens.view(),
+            bias: tb.view(),
+            bias_r: br,
+            bias_w: bw,
+            bias_qpos: true,
+            causal: false,
+            q_offset: 0,
+            kv_div: 1,
+            pos: DevView::NULL,
+            new_kv: None,
+            force_rows: false,
+        };
+        let ms = time_ms(dev, 10, || ops::attention_with(dev, &at, kern))?;
+        line += &format!(" {kern:?} {ms:.3} ms = {:.0} TFLOP/s;", flops / ms / 1e9);
+    }
+    let n = batch * len * inner;
+    let diff = rel_diff_bf16(dev, &outs[1], &outs[0], n)?;
+    println!("{line} v2 vs old rel diff {diff:.2e}");
+    drop((qkv, outs));
+
+    let (rows, d) = (16384usize, 4096usize);
+    let x = dev.alloc(rows * d * 4)?;
+    let w = dev.alloc(d * 4)?;
+    // f32 values from bf16 random bits: x as bf16 pairs read as f32 are finite and varied.
+    ops::init_uniform_bf16(dev, x.view(), rows * d * 2, 9, 1.0)?;
+    ops::init_uniform_bf16(dev, w.view(), d * 2, 10, 1.0)?;
+    let ys = [dev.alloc(rows * d * 2)?, dev.alloc(rows * d * 2)?];
+    let bytes = (rows * d * 6) as f64;
+    let mut line = format!("rmsnorm {rows}x{d} f32 -> bf16:");
+    for (y, kern) in ys.iter().zip([NormKernel::Old, NormKernel::Vec]) {
+        let reps = 10;
+        let ms = time_ms(dev, 5, || {
+            for _ in 0..reps {
+                ops::rmsnorm_with(
+                    dev,
+                    x.view(),
+                    w.view(),
+                    y.view(),
+                    (rows, d),
+                    1e-6,
+                    true,
+                    kern,
+                )?;
+            }
+            Ok(())
+        })? / reps as f64;
+        line += &format!(" {kern:?} {ms:.3} ms = {:.0} GB/s;", bytes / ms / 1e6);
+    }
+    let diff = rel_diff_bf16(dev, &ys[1], &ys[0], rows * d)?;
+    println!("{line} vec vs old rel diff {diff:.2e}");
+    Ok(())
+}
+
+/// ‖a − b‖ / ‖b‖ over `n` bf16 values of two device buffers (non-finite values give inf).
+fn rel_diff_bf16(
+    dev: &CudaDevice,
+    a: &t0_cuda::DevBuf,
+    b: &t0_cuda::DevBuf,
+    n: usize,
+) -> Result<f64> {
+    let mut ha = vec![0u16; n];
+    let mut hb = vec![0u16; n];
+    dev.download(a, 0, &mut ha)?;
+    dev.download(b, 0, &mut hb)?;
+    let want: Vec<f64> = t0_cuda::reference::from_bf16_bits(&hb)
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    Ok(t0_cuda::reference::rel_err(
+        &t0_cuda::reference::from_bf16_bits(&ha),
+        &want,
+    ))
+}
+
 /// Random bf16 checkpoint in host memory with HF T5 names (for the generic-model path).
 struct RandomSource {
     tensors: std::collections::HashMap<String, (Vec<usize>, Vec<u8>)>,
@@ -501,6 +627,77 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         st.reset(&m)?;
         st.run(&m, &enc, new, false)
     })?;
+    let (pdl0, fused0) = st.options();
+    // The decode step with each of its options, graph replay, same run (default above).
+    let mut variants = Vec::new();
+    for (pdl, fused) in [(false, false), (true, false), (false, true), (true, true)] {
+        st.set_pdl(dev, pdl);
+        st.set_fused_norm(fused);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        variants.push(format!(
+            "PDL {} folded-norm {}: {:.3}",
+            st.options().0 as u8,
+            st.options().1 as u8,
+            ms / new as f64
+        ));
+    }
+    // PDL flags (bit 0 early trigger, bit 1 GEMV weight loads before the wait), folded norm.
+    if dev.pdl_supported() {
+        st.set_fused_norm(true);
+        st.set_pdl(dev, true);
+        for flags in [0, 1, 2, 3] {
+            dev.set_pdl_flags(flags)?;
+            let ms = time_ms(dev, 3, || {
+                st.reset(&m)?;
+                st.run(&m, &enc, new, true)
+            })?;
+            variants.push(format!("PDL flags {flags}: {:.3}", ms / new as f64));
+        }
+        dev.set_pdl_flags(t0_cuda::device::PDL_FLAGS_DEFAULT)?;
+    }
+    st.set_pdl(dev, pdl0);
+    st.set_fused_norm(fused0);
+    // Kernel timeline of 4 plain-launched decode steps (event after every kernel).
+    st.reset(&m)?;
+    st.run(&m, &enc, 1, false)?;
+    dev.trace_start()?;
+    st.run(&m, &enc, 4, false)?;
+    let tr = dev.trace_finish()?;
+    let mut by: Vec<(&str, usize, f64)> = Vec::new();
+    for (k, ms) in &tr {
+        match by.iter_mut().find(|e| e.0 == *k) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += ms;
+            }
+            None => by.push((k, 1, *ms)),
+        }
+    }
+    by.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap());
+    let total: f64 = tr.iter().map(|e| e.1).sum::<f64>() / 4.0;
+    eprintln!(
+        "[{name}] decode step timeline (plain launches, events between kernels): {:.3} ms/step, {} kernels/step; {}",
+        total,
+        tr.len() / 4,
+        by.iter()
+            .map(|(k, n, ms)| format!(
+                "{k} x{} {:.1} us each {:.3} ms",
+                n / 4,
+                ms * 1e3 / *n as f64,
+                ms / 4.0
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    eprintln!(
+        "[{name}] G1 decode ms/token by option (default PDL {} folded-norm {}): {}",
+        pdl0 as u8,
+        fused0 as u8,
+        variants.join(", ")
+    );
     drop(st);
     eprintln!(
         "[{name}] G1 encoder {enc_ms:.2} ms, decode {:.3} ms/token (graph), {:.3} (no graph)",
@@ -525,6 +722,9 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         hf: "-",
         floor: "-",
     });
+    if G1_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(rows);
+    }
     // G2: rank classification 1 x 256, 4 choices x 4 tokens; and 32 examples.
     let one = vec![ids(&mut rng, 256)];
     let ch1 = vec![(0..4).map(|_| ids(&mut rng, 4)).collect::<Vec<_>>()];
@@ -578,9 +778,16 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// `--g1-only`: only G1 per model (for profilers).
+static G1_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    G1_ONLY.store(
+        args.iter().any(|a| a == "--g1-only"),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut models: Vec<&str> = args
         .iter()
         .map(|s| s.as_str())

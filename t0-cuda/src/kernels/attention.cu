@@ -173,6 +173,267 @@ extern "C" __global__ void __launch_bounds__(128) flash_attn_d64(
     }
 }
 
+// exp2 on the special-function unit: ex2(-inf) = +0, which the masked scores rely on.
+__device__ __forceinline__ float fa_ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+// Two floats to packed bf16 (round to nearest even, `lo` in the low half), one instruction.
+__device__ __forceinline__ u32 fa_pack(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+#define FA_TILE (64 * FA_S)  // one 64-row tile of K or V in shared memory (u16 elements)
+
+// Queues (cp.async) key and value rows [j0, j0 + 64) into sK/sV; rows at or past Lk are zero
+// filled (no global read: source size 0, address clamped to row 0). 256 threads.
+__device__ __forceinline__ void fa2_load_kv(u16* sK, u16* sV, const u16* Kb, const u16* Vb,
+                                            long long kv_rs, int j0, int Lk, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int c = tid + i * 256;
+        const int r = c >> 3, cc = (c & 7) * 8;
+        const bool in = j0 + r < Lk;
+        const long long off = in ? (long long)(j0 + r) * kv_rs + cc : 0;
+        cp_async16(sK + r * FA_S + cc, Kb + off, in ? 16 : 0);
+        cp_async16(sV + r * FA_S + cc, Vb + off, in ? 16 : 0);
+    }
+}
+
+// Flash attention for head size 64, second version: the same contract as `flash_attn_d64`
+// (arguments, masks, bias, kv_div, zeros for fully masked rows). 128 queries per block
+// (8 warps x 16 rows: half the K/V traffic per query of the 64-row kernel), Q fragments kept
+// in registers, K/V tiles of 64 keys double-buffered with cp.async (tile t + 1 loads while
+// tile t is computed), the softmax on exp2 (log2 e folded into one FMA per score, after the
+// bias), bias loads without clamping where a whole tile allows it,
+// per-element masks only on tiles that need them, and warps skip tiles that are entirely
+// masked for their 16 rows (causal) or whose rows are all past Lq.
+// grid (ceil(Lq/128), heads, batch), 256 threads, 36864 bytes of static shared memory.
+extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
+    const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
+    const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
+    long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
+    int q_offset, int kv_div) {
+    pdl_prologue();
+    // Two buffers, each a K tile followed by a V tile; buffer 1 first stages the 128 Q rows.
+    __shared__ __align__(16) u16 sm[4 * FA_TILE];
+    const int qb = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int kvb = b / kv_div;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const u16* Qb = Q + b * q_bs + h * 64;
+    const u16* Kb = Kp + kvb * kv_bs + h * 64;
+    const u16* Vb = Vp + kvb * kv_bs + h * 64;
+    const int q0 = qb * 128;
+
+    int klen = Lk;
+    if (key_len) klen = min(klen, key_len[kvb]);
+    int kmax = klen;
+    if (causal) kmax = min(kmax, q_offset + q0 + 128);
+    const int ntiles = kmax > 0 ? (kmax + 63) >> 6 : 0;
+
+    u16* sQ = sm + 2 * FA_TILE;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int c = tid + i * 256;
+        const int r = c >> 3, cc = (c & 7) * 8;
+        const bool in = q0 + r < Lq;
+        cp_async16(sQ + r * FA_S + cc, Qb + (in ? (long long)(q0 + r) * q_rs + cc : 0),
+                   in ? 16 : 0);
+    }
+    cp_async_commit();
+    if (ntiles > 0) fa2_load_kv(sm, sm + FA_TILE, Kb, Vb, kv_rs, 0, Lk, tid);
+    cp_async_commit();
+    cp_async_wait<1>();  // Q has landed (tile 0 may still be in flight)
+    __syncthreads();
+    u32 qf[4][4];
+#pragma unroll
+    for (int kc = 0; kc < 4; ++kc)
+        ldsm_x4(qf[kc], sQ + (warp * 16 + (lane & 15)) * FA_S + kc * 16 + ((lane >> 4) << 3));
+    __syncthreads();  // buffer 1 is free for tile 1
+
+    const int rw = q0 + warp * 16;  // this warp's first row
+    const bool wactive = rw < Lq;
+    const int wfirst = q_offset + rw, wlast = wfirst + 15;  // its first and last positions
+    const int r0 = rw + g, r1 = r0 + 8;
+    const int p0 = q_offset + r0, p1 = q_offset + r1;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    // Table index offsets of rows r0 and r1 (= r0 + 8): br0 and br0 - 8.
+    const int br0 = bias_R - (bias_qpos ? p0 : r0);
+    const float LOG2E = 1.4426950408889634f;
+
+    float o[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[i][e] = 0.0f;
+    // Running row maxima (of the biased scores) and row sums.
+    float m0 = -T0_INF, m1 = -T0_INF, l0 = 0.0f, l1 = 0.0f;
+
+    for (int it = 0; it < ntiles; ++it) {
+        const int j0 = it * 64;
+        if (it + 1 < ntiles) {
+            u16* nb = sm + ((it + 1) & 1) * 2 * FA_TILE;
+            fa2_load_kv(nb, nb + FA_TILE, Kb, Vb, kv_rs, j0 + 64, Lk, tid);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();  // tile `it` has landed (this thread's part)
+        __syncthreads();     // ... and every thread's part
+        const u16* sK = sm + (it & 1) * 2 * FA_TILE;
+        const u16* sV = sK + FA_TILE;
+        if (wactive && (!causal || j0 <= wlast)) {
+            float s[8][4];
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[i][e] = 0.0f;
+#pragma unroll
+            for (int kc = 0; kc < 4; ++kc) {
+#pragma unroll
+                for (int nt = 0; nt < 8; nt += 2) {
+                    const int i = lane >> 3, r = lane & 7;
+                    const int n = nt * 8 + r + ((i >> 1) << 3);
+                    const int k = kc * 16 + ((i & 1) << 3);
+                    u32 t4[4];
+                    ldsm_x4(t4, sK + n * FA_S + k);
+                    u32 b0[2] = {t4[0], t4[1]}, b1[2] = {t4[2], t4[3]};
+                    mma_bf16_16816(s[nt], qf[kc], b0);
+                    mma_bf16_16816(s[nt + 1], qf[kc], b1);
+                }
+            }
+            // Bias (added before the softmax, no 1/sqrt(d): T5).
+            if (brow) {
+                // This thread's table indices are bb0 + nt * 8 + (e & 1) (rows r0; bb1 for
+                // r1), all within [lo, hi]. Warp-uniform fast paths: every index inside the
+                // table (no clamp), every index clamped to the first or to the last entry
+                // (one value; T5 tables are clamped at +-max_distance, so far tiles are
+                // constant); else clamp each index.
+                const int bb0 = j0 + t * 2 + br0, bb1 = bb0 - 8;
+                const int lo = bb1, hi = bb0 + 57;
+                if (__all_sync(0xffffffffu, lo >= 0 && hi < bias_W)) {
+                    const float* b0p = brow + bb0;  // row r1's entries start 8 earlier
+#pragma unroll
+                    for (int nt = 0; nt < 8; ++nt) {
+                        s[nt][0] = s[nt][0] + __ldg(b0p + nt * 8);
+                        s[nt][1] = s[nt][1] + __ldg(b0p + nt * 8 + 1);
+                        s[nt][2] = s[nt][2] + __ldg(b0p + nt * 8 - 8);
+                        s[nt][3] = s[nt][3] + __ldg(b0p + nt * 8 - 7);
+                    }
+                } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
+                    // Per thread one value (the warp may straddle both ends only when W is
+                    // small; each thread's own range is on one side).
+                    const float bv = __ldg(brow + (hi <= 0 ? 0 : bias_W - 1));
+#pragma unroll
+                    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) s[nt][e] += bv;
+                } else {
+#pragma unroll
+                    for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int j = j0 + nt * 8 + t * 2 + (e & 1);
+                            int bi = j + br0 - ((e < 2) ? 0 : 8);
+                            bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                            s[nt][e] += __ldg(brow + bi);
+                        }
+                    }
+                }
+            }
+            // Masks only where this tile reaches past the key length or (causal) past the
+            // warp's first position.
+            if (j0 + 64 > klen || (causal && j0 + 63 > wfirst)) {
+#pragma unroll
+                for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int j = j0 + nt * 8 + t * 2 + (e & 1);
+                        const int p = (e < 2) ? p0 : p1;
+                        const bool ok = j < klen && (!causal || j <= p);
+                        s[nt][e] = ok ? s[nt][e] : -T0_INF;
+                    }
+                }
+            }
+            float mx0 = -T0_INF, mx1 = -T0_INF;
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+            const float ref0 = (mn0 == -T0_INF) ? 0.0f : mn0;
+            const float ref1 = (mn1 == -T0_INF) ? 0.0f : mn1;
+            // exp(x - ref) = exp2(x * log2 e - ref * log2 e): one FMA and one ex2 per score.
+            const float nr0 = -ref0 * LOG2E, nr1 = -ref1 * LOG2E;
+            const float sc0 = fa_ex2(fmaf(m0, LOG2E, nr0)), sc1 = fa_ex2(fmaf(m1, LOG2E, nr1));
+            m0 = mn0;
+            m1 = mn1;
+            float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+                s[nt][0] = fa_ex2(fmaf(s[nt][0], LOG2E, nr0));
+                s[nt][1] = fa_ex2(fmaf(s[nt][1], LOG2E, nr0));
+                s[nt][2] = fa_ex2(fmaf(s[nt][2], LOG2E, nr1));
+                s[nt][3] = fa_ex2(fmaf(s[nt][3], LOG2E, nr1));
+                sum0 += s[nt][0] + s[nt][1];
+                sum1 += s[nt][2] + s[nt][3];
+            }
+            l0 = l0 * sc0 + sum0;
+            l1 = l1 * sc1 + sum1;
+#pragma unroll
+            for (int dt = 0; dt < 8; ++dt) {
+                o[dt][0] *= sc0;
+                o[dt][1] *= sc0;
+                o[dt][2] *= sc1;
+                o[dt][3] *= sc1;
+            }
+#pragma unroll
+            for (int kc = 0; kc < 4; ++kc) {
+                u32 pa[4];
+                pa[0] = fa_pack(s[2 * kc][0], s[2 * kc][1]);
+                pa[1] = fa_pack(s[2 * kc][2], s[2 * kc][3]);
+                pa[2] = fa_pack(s[2 * kc + 1][0], s[2 * kc + 1][1]);
+                pa[3] = fa_pack(s[2 * kc + 1][2], s[2 * kc + 1][3]);
+#pragma unroll
+                for (int dt = 0; dt < 8; dt += 2) {
+                    const int i = lane >> 3, r = lane & 7;
+                    const int key = kc * 16 + r + ((i & 1) << 3);
+                    const int d = dt * 8 + ((i >> 1) << 3);
+                    u32 t4[4];
+                    ldsm_x4_t(t4, sV + key * FA_S + d);
+                    u32 b0[2] = {t4[0], t4[1]}, b1[2] = {t4[2], t4[3]};
+                    mma_bf16_16816(o[dt], pa, b0);
+                    mma_bf16_16816(o[dt + 1], pa, b1);
+                }
+            }
+        }
+        __syncthreads();  // every warp is done with this buffer before it is refilled
+    }
+    cp_async_wait<0>();  // nothing may be in flight at exit (only empty groups remain)
+    if (!wactive) return;
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
+    const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    u16* Ob = O + b * o_bs + h * 64;
+#pragma unroll
+    for (int dt = 0; dt < 8; ++dt) {
+        const int d = dt * 8 + t * 2;
+        if (r0 < Lq) *(u32*)(Ob + (long long)r0 * o_rs + d) = fa_pack(o[dt][0] * inv0, o[dt][1] * inv0);
+        if (r1 < Lq) *(u32*)(Ob + (long long)r1 * o_rs + d) = fa_pack(o[dt][2] * inv1, o[dt][3] * inv1);
+    }
+}
+
 // One block (256 threads) per (head, query row): any head size up to 256 (odd sizes or
 // strides take a one-column-at-a-time path), any Lk that
 // fits the dynamic shared memory ((800 + Lk) floats). grid (heads, batch * Lq). Scores: one

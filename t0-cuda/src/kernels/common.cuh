@@ -21,9 +21,13 @@ __device__ __forceinline__ void pdl_launch_dependents() {
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
 }
+// How kernels use PDL (set per module from the host, `CudaDevice::set_pdl_flags`): bit 0 —
+// trigger the next grid right after the wait (else it launches when this grid exits); bit 1 —
+// the GEMVs load their first weight chunks before the wait.
+__constant__ int t0_pdl_flags = 3;
 __device__ __forceinline__ void pdl_prologue() {
     pdl_wait();
-    pdl_launch_dependents();
+    if (t0_pdl_flags & 1) pdl_launch_dependents();
 }
 
 __device__ __forceinline__ float bf2f(u16 h) { return __uint_as_float(((u32)h) << 16); }

@@ -157,22 +157,75 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
 
 // Batch-1 product y = W x for decode: each block (256 threads) computes 4 adjacent rows, all
 // threads splitting K in 16-byte chunks (eight loads in flight per thread where K allows),
-// then a block reduction. K % 8 == 0, W rows and x 16-byte aligned.
-extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const u16* __restrict__ x,
+// then a block reduction. K % 8 == 0, W rows and x 16-byte aligned. The weights are never
+// written while a forward runs, so each thread's first two chunks of W are loaded before the
+// PDL wait: under programmatic dependent launch they stream while the previous kernel ends.
+#define GEMV_PROLOGUE                                                                   \
+    const int n0 = blockIdx.x * 4;                                                      \
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;                      \
+    const uint4* w[4];                                                                  \
+    _Pragma("unroll") for (int r = 0; r < 4; ++r) w[r] =                                \
+        (const uint4*)(W + (long long)min(n0 + r, N - 1) * ldw);                        \
+    const int nc = K >> 3;                                                              \
+    const bool has0 = tid < nc, has1 = tid + 256 < nc;                                  \
+    const bool pre = (t0_pdl_flags & 2) != 0;                                           \
+    if (!pre) pdl_wait();                                                               \
+    uint4 p0[4], p1[4];                                                                 \
+    _Pragma("unroll") for (int r = 0; r < 4; ++r) {                                     \
+        p0[r] = make_uint4(0u, 0u, 0u, 0u);                                             \
+        p1[r] = p0[r];                                                                  \
+    }                                                                                   \
+    if (has0) {                                                                         \
+        _Pragma("unroll") for (int r = 0; r < 4; ++r) p0[r] = ld_stream(w[r] + tid);    \
+    }                                                                                   \
+    if (has1) {                                                                         \
+        _Pragma("unroll") for (int r = 0; r < 4; ++r) p1[r] = ld_stream(w[r] + tid + 256); \
+    }                                                                                   \
+    pdl_prologue();
+
+// Sums the 4 row accumulators over the block and writes them through the epilogue.
+__device__ __forceinline__ void gemv_finish(float* acc, float (*red)[4], void* out, int mode,
+                                            int n0, int N) {
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+        const float v = warp_sum(acc[r]);
+        if (lane == 0) red[warp][r] = v;
+    }
+    __syncthreads();
+    if (tid < 2) {
+        const int r = tid * 2;
+        float v0 = 0.0f, v1 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            v0 += red[i][r];
+            v1 += red[i][r + 1];
+        }
+        if (n0 + r < N) epi_pair(mode, out, 0, 0, n0 + r, v0, v1, N, false);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 4) gemv_bf16(const u16* __restrict__ x,
                                                            const u16* __restrict__ W,
                                                            long long ldw, void* out, int N,
                                                            int K, int mode) {
-    pdl_prologue();
     __shared__ float red[8][4];
-    const int n0 = blockIdx.x * 4;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const uint4* w[4];
-#pragma unroll
-    for (int r = 0; r < 4; ++r) w[r] = (const uint4*)(W + (long long)min(n0 + r, N - 1) * ldw);
+    GEMV_PROLOGUE
+    (void)lane;
+    (void)warp;
     const uint4* xv = (const uint4*)x;
-    const int nc = K >> 3;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int c = tid;
+    if (has0) {
+        const uint4 x0 = xv[tid];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p0[r], x0);
+    }
+    if (has1) {
+        const uint4 x1 = xv[tid + 256];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p1[r], x1);
+    }
+    int c = tid + 512;
     for (; c + 256 < nc; c += 512) {
         const uint4 x0 = xv[c], x1 = xv[c + 256];
         uint4 p[4][2];
@@ -192,20 +245,54 @@ extern "C" __global__ void __launch_bounds__(256) gemv_bf16(const u16* __restric
 #pragma unroll
         for (int r = 0; r < 4; ++r) acc[r] += dot8(p[r], x0);
     }
+    gemv_finish(acc, red, out, mode, n0, N);
+}
+
+// Eight elements of T5's RMS norm, w * (x * inv) rounded to bf16 as `rmsnorm` does, packed
+// as the bf16 chunk `dot8` takes.
+__device__ __forceinline__ uint4 norm8(float4 xa, float4 xb, float4 ga, float4 gb, float inv) {
+    uint4 h;
+    h.x = pack2(ga.x * (xa.x * inv), ga.y * (xa.y * inv));
+    h.y = pack2(ga.z * (xa.z * inv), ga.w * (xa.w * inv));
+    h.z = pack2(gb.x * (xb.x * inv), gb.y * (xb.y * inv));
+    h.w = pack2(gb.z * (xb.z * inv), gb.w * (xb.w * inv));
+    return h;
+}
+__device__ __forceinline__ float sq4(float4 v) {
+    return fmaf(v.x, v.x, fmaf(v.y, v.y, fmaf(v.z, v.z, v.w * v.w)));
+}
+
+// y = W rmsnorm(x) for one f32 row x of K <= 4096 elements (K % 8 == 0; x, g 16-byte aligned):
+// the T5 RMS norm (weight g, f32) folded into the batch-1 GEMV, so decode needs no separate
+// norm kernel. Every block reads x once (one or two chunks per thread), sums its squares over
+// the block, normalises its chunks to bf16 exactly as `rmsnorm` does, then multiplies.
+extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* __restrict__ x,
+                                                               const float* __restrict__ g,
+                                                               const u16* __restrict__ W,
+                                                               long long ldw, void* out, int N,
+                                                               int K, int mode, float eps) {
+    __shared__ float red[8][4];
+    __shared__ float ssr[32];
+    GEMV_PROLOGUE
+    (void)lane;
+    (void)warp;
+    const float4* xv = (const float4*)x;
+    const float4* gv = (const float4*)g;
+    const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 xa0 = has0 ? xv[2 * tid] : z4, xb0 = has0 ? xv[2 * tid + 1] : z4;
+    const float4 xa1 = has1 ? xv[2 * tid + 512] : z4, xb1 = has1 ? xv[2 * tid + 513] : z4;
+    const float ss = block_sum(sq4(xa0) + sq4(xb0) + sq4(xa1) + sq4(xb1), ssr);
+    const float inv = rsqrtf(ss / (float)K + eps);
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (has0) {
+        const uint4 h = norm8(xa0, xb0, gv[2 * tid], gv[2 * tid + 1], inv);
 #pragma unroll
-    for (int r = 0; r < 4; ++r) {
-        const float v = warp_sum(acc[r]);
-        if (lane == 0) red[warp][r] = v;
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p0[r], h);
     }
-    __syncthreads();
-    if (tid < 2) {
-        const int r = tid * 2;
-        float v0 = 0.0f, v1 = 0.0f;
+    if (has1) {
+        const uint4 h = norm8(xa1, xb1, gv[2 * tid + 512], gv[2 * tid + 513], inv);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            v0 += red[i][r];
-            v1 += red[i][r + 1];
-        }
-        if (n0 + r < N) epi_pair(mode, out, 0, 0, n0 + r, v0, v1, N, false);
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p1[r], h);
     }
+    gemv_finish(acc, red, out, mode, n0, N);
 }
