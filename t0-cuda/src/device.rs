@@ -34,6 +34,8 @@ pub struct CudaDevice {
     pool: Mutex<HashMap<usize, Vec<u64>>>,
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
     persistent_faster: std::sync::OnceLock<u8>,
+    fast_epi: std::sync::OnceLock<[[u8; 6]; 3]>,
+    cluster_faster: std::sync::OnceLock<u8>,
     /// Kernels are queued with programmatic dependent launch while this is set
     /// ([`CudaDevice::set_pdl`]).
     pdl: std::sync::atomic::AtomicBool,
@@ -224,6 +226,8 @@ impl CudaDevice {
             pool: Mutex::new(HashMap::new()),
             wgmma_verified: std::sync::OnceLock::new(),
             persistent_faster: std::sync::OnceLock::new(),
+            fast_epi: std::sync::OnceLock::new(),
+            cluster_faster: std::sync::OnceLock::new(),
             pdl: std::sync::atomic::AtomicBool::new(false),
             pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
             trace: Mutex::new(None),
@@ -403,6 +407,32 @@ impl CudaDevice {
 
     pub(crate) fn set_persistent_faster_mask(&self, mask: u8) {
         let _ = self.persistent_faster.set(mask);
+    }
+
+    /// The TMA GEMM epilogue variant chosen at the self-check, `[plain, persistent,
+    /// cluster][epilogue code]` as [`crate::ops::EpiVariant`] codes (0 general, 1 pairs, 2 swap,
+    /// 3 scalar): per kernel and epilogue the fastest variant that matched the reference (timed
+    /// on 8192x4096x4096; ReLU follows bf16, the gated epilogues always take 0; the cluster row
+    /// is all 0 unless `T0_CUDA_GEMM_CLUSTER=1`). `None` before the self-check, without the TMA
+    /// kernels, or with `T0_CUDA_FAST_EPI=0`.
+    pub fn fast_epilogue_choice(&self) -> Option<[[u8; 6]; 3]> {
+        self.fast_epi.get().copied()
+    }
+
+    pub(crate) fn set_fast_epilogue_choice(&self, choice: [[u8; 6]; 3]) {
+        let _ = self.fast_epi.set(choice);
+    }
+
+    /// For which GEMM epilogues (bits as [`CudaDevice::persistent_faster_mask`]) the cluster
+    /// TMA GEMM ([`crate::ops::GemmKernel::TmaCluster`]) passed its self-check and was timed
+    /// faster than the plain and persistent ones; automatic choice then takes it. `None` unless
+    /// `T0_CUDA_GEMM_CLUSTER=1` (opt-in) and the self-check ran.
+    pub fn cluster_faster_mask(&self) -> Option<u8> {
+        self.cluster_faster.get().copied()
+    }
+
+    pub(crate) fn set_cluster_faster_mask(&self, mask: u8) {
+        let _ = self.cluster_faster.set(mask);
     }
 
     pub(crate) fn set_wgmma_checked(&self, ok: (bool, bool, bool, bool)) {

@@ -123,6 +123,12 @@ pub enum Kernel {
     GemmTma,
     /// Persistent variant of [`Kernel::GemmTma`] (no split over K).
     GemmTmaP,
+    /// [`Kernel::GemmTma`] with the whole-tile fast epilogues (extra `var` argument).
+    GemmTmaE,
+    /// [`Kernel::GemmTmaP`] with the whole-tile fast epilogues (extra `var` argument).
+    GemmTmaPE,
+    /// [`Kernel::GemmTmaE`] in clusters of 2 blocks sharing the W tile by TMA multicast.
+    GemmTmaC,
     /// Batch-1 GEMV of a T5 RMS-normed f32 row (the norm folded in; decode).
     GemvRms,
     /// Row-wise attention for head size 64 (decode; warp per key, few round trips).
@@ -131,7 +137,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 26] = [
+    pub const ALL: [Kernel; 29] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -156,6 +162,9 @@ impl Kernel {
         Kernel::GemmWgmmaPipe,
         Kernel::GemmTma,
         Kernel::GemmTmaP,
+        Kernel::GemmTmaE,
+        Kernel::GemmTmaPE,
+        Kernel::GemmTmaC,
         Kernel::GemvRms,
         Kernel::AttnDecD64,
     ];
@@ -170,9 +179,13 @@ impl Kernel {
             | Kernel::FlashAttnD64V2
             | Kernel::AttnRows
             | Kernel::AttnDecD64 => Module::Attention,
-            Kernel::GemmWgmma | Kernel::GemmWgmmaPipe | Kernel::GemmTma | Kernel::GemmTmaP => {
-                Module::GemmSm90
-            }
+            Kernel::GemmWgmma
+            | Kernel::GemmWgmmaPipe
+            | Kernel::GemmTma
+            | Kernel::GemmTmaP
+            | Kernel::GemmTmaE
+            | Kernel::GemmTmaPE
+            | Kernel::GemmTmaC => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -204,6 +217,9 @@ impl Kernel {
             Kernel::GemmWgmmaPipe => "gemm_bf16_wgmma_pipe",
             Kernel::GemmTma => "gemm_bf16_tma",
             Kernel::GemmTmaP => "gemm_bf16_tma_p",
+            Kernel::GemmTmaE => "gemm_bf16_tma_e",
+            Kernel::GemmTmaPE => "gemm_bf16_tma_pe",
+            Kernel::GemmTmaC => "gemm_bf16_tma_c",
             Kernel::GemvRms => "gemv_rms_bf16",
             Kernel::AttnDecD64 => "attn_dec_d64",
         }
@@ -214,7 +230,11 @@ impl Kernel {
         match self {
             Kernel::GemmL => Some(61440),
             Kernel::GemmWgmma | Kernel::GemmWgmmaPipe => Some(WGMMA_SMEM as i32),
-            Kernel::GemmTma | Kernel::GemmTmaP => Some(TMA_SMEM as i32),
+            Kernel::GemmTma
+            | Kernel::GemmTmaP
+            | Kernel::GemmTmaE
+            | Kernel::GemmTmaPE
+            | Kernel::GemmTmaC => Some(TMA_SMEM as i32),
             Kernel::AttnRows | Kernel::AttnDecD64 => Some(200 * 1024),
             _ => None,
         }

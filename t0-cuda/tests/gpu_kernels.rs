@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use t0_cuda::device::DevView;
-use t0_cuda::ops::{self, Attention, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides};
+use t0_cuda::ops::{
+    self, Attention, EpiVariant, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides,
+};
 use t0_cuda::reference::{self as r, Rng};
 use t0_cuda::{CudaDevice, CudaError, DevBuf};
 
@@ -356,6 +358,206 @@ fn wgmma_gated_epilogues_match_f64() {
                             0xffff,
                             "padding written at ({row}, {c})"
                         );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole-tile fast epilogues of the TMA kernels (f32, f32-add, bf16, ReLU; every
+/// variant, plus `Auto` = the self-check's choice and `General` = the plain kernels) vs f64:
+/// whole tiles beside ragged ones (1100x4608: 9 x 18 tiles, the last row tile ragged; more
+/// tiles than multiprocessors, so the persistent kernel walks several per block), ragged N and
+/// K, a one-tile product split over K (f32-add: atomic, the general path), and output row
+/// strides ldc = n and ldc > n (n + 4: every variant's fast path with a row stride; n + 2:
+/// `Swap` falls back to the general path; n + 1: only `Scalar` stays fast). Outputs poisoned
+/// (f32-add: a random base, padding poisoned), padding checked untouched bit for bit.
+#[test]
+fn wgmma_fast_epilogues_match_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() {
+        eprintln!("skipped: not a compute capability 9.0 device (or T0_CUDA_WGMMA=0)");
+        return;
+    }
+    eprintln!(
+        "self-check {:?}; fast epilogue choice [plain, persistent, cluster][epilogue code] = {:?}",
+        dev.wgmma_checked(),
+        dev.fast_epilogue_choice()
+    );
+    tma_epilogues_vs_f64(&dev, &[GemmKernel::Tma, GemmKernel::TmaPersistent]);
+}
+
+/// The cluster TMA GEMM (2 blocks sharing W by multicast): opt-in, runs only with
+/// `T0_CUDA_GEMM_CLUSTER=1` (a wrong barrier protocol would trap and take the process's
+/// context with it, so it is not run with the other tests by default). The same shapes and
+/// checks as `wgmma_fast_epilogues_match_f64` (odd row-tile counts: the pair's second block
+/// lies below M; ragged N: the second W half lies past N), plus the gated epilogues.
+#[test]
+fn wgmma_cluster_gemm_matches_f64() {
+    let Some(dev) = device() else { return };
+    if !dev.has_wgmma() || !ops::cluster_gemm_enabled() {
+        eprintln!("skipped: needs compute capability 9.0 and T0_CUDA_GEMM_CLUSTER=1");
+        return;
+    }
+    eprintln!(
+        "self-check {:?}; cluster faster for epilogues {:?}",
+        dev.wgmma_checked(),
+        dev.cluster_faster_mask()
+    );
+    tma_epilogues_vs_f64(&dev, &[GemmKernel::TmaCluster]);
+    let mut rng = Rng::new(53);
+    for &(m, n, k) in &[(300usize, 520usize, 200usize), (1100, 4608, 136)] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        let h = n / 2;
+        for (epi, f) in [
+            (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
+            (Epilogue::SwiGlu, r::silu),
+        ] {
+            let o = poisoned(&dev, m * h * 2);
+            ops::gemm(
+                &dev,
+                ab.view(),
+                k,
+                wb.view(),
+                k,
+                o.view(),
+                h,
+                (m, n, k),
+                epi,
+                GemmKernel::TmaCluster,
+            )
+            .unwrap();
+            let got = down_bf16(&dev, &o, m * h);
+            let wg: Vec<f64> = (0..m * h)
+                .map(|i| {
+                    let (row, c) = (i / h, i % h);
+                    f(want[row * n + 2 * c]) * want[row * n + 2 * c + 1]
+                })
+                .collect();
+            check(
+                &format!("gemm TmaCluster {epi:?} {m}x{n}x{k}"),
+                &got,
+                &wg,
+                1e-2,
+            );
+        }
+    }
+}
+
+/// Every epilogue variant x {f32, f32-add, bf16, ReLU} of the TMA kernels `kerns` vs f64 (see
+/// `wgmma_fast_epilogues_match_f64`).
+fn tma_epilogues_vs_f64(dev: &Arc<CudaDevice>, kerns: &[GemmKernel]) {
+    let dev = dev.clone();
+    let mut rng = Rng::new(47);
+    for &(m, n, k, pads) in &[
+        (1100usize, 4608usize, 136usize, &[0usize, 2][..]),
+        (256, 768, 64, &[4, 1][..]),
+        (300, 520, 200, &[0][..]),
+        (128, 256, 4096, &[0, 4][..]),
+    ] {
+        let a = rng.bf16_vec(m * k, 1.0);
+        let w = rng.bf16_vec(n * k, 1.0 / (k as f32).sqrt());
+        let want = r::matmul_nt(&a, &w, m, n, k);
+        let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
+        for &pad in pads {
+            let ldc = n + pad;
+            let base: Vec<f32> = (0..m * ldc)
+                .map(|i| {
+                    if i % ldc < n {
+                        rng.uniform()
+                    } else {
+                        f32::from_bits(u32::MAX)
+                    }
+                })
+                .collect();
+            for &kern in kerns {
+                // T0_CUDA_FAST_EPI=0 (gpu-check.sh's fallback after a failed probe) keeps the
+                // fast variants off here too.
+                let vars: &[EpiVariant] = if ops::fast_epilogues_disabled() {
+                    &[EpiVariant::Auto, EpiVariant::General]
+                } else {
+                    &[
+                        EpiVariant::Auto,
+                        EpiVariant::General,
+                        EpiVariant::Pairs,
+                        EpiVariant::Swap,
+                        EpiVariant::Scalar,
+                    ]
+                };
+                for &var in vars {
+                    for epi in [
+                        Epilogue::F32,
+                        Epilogue::AddF32,
+                        Epilogue::Bf16,
+                        Epilogue::Relu,
+                    ] {
+                        let what = format!("gemm {kern:?} {var:?} {epi:?} {m}x{n}x{k} ldc {ldc}");
+                        let f32_out = epi.out_size() == 4;
+                        let o = if epi == Epilogue::AddF32 {
+                            up_f32(&dev, &base)
+                        } else {
+                            poisoned(&dev, m * ldc * epi.out_size())
+                        };
+                        ops::gemm_with(
+                            &dev,
+                            ab.view(),
+                            k,
+                            wb.view(),
+                            k,
+                            o.view(),
+                            ldc,
+                            (m, n, k),
+                            epi,
+                            kern,
+                            var,
+                        )
+                        .unwrap();
+                        let (all, bits): (Vec<f32>, Vec<u32>) = if f32_out {
+                            let v = down_f32(&dev, &o, m * ldc);
+                            let b = v.iter().map(|x| x.to_bits()).collect();
+                            (v, b)
+                        } else {
+                            let mut raw = vec![0u16; m * ldc];
+                            dev.download(&o, 0, &mut raw).unwrap();
+                            (
+                                r::from_bf16_bits(&raw),
+                                raw.iter().map(|&x| x as u32).collect(),
+                            )
+                        };
+                        let got: Vec<f32> =
+                            (0..m * n).map(|i| all[(i / n) * ldc + i % n]).collect();
+                        let wv: Vec<f64> = (0..m * n)
+                            .map(|i| match epi {
+                                Epilogue::AddF32 => want[i] + base[(i / n) * ldc + i % n] as f64,
+                                Epilogue::Relu => want[i].max(0.0),
+                                _ => want[i],
+                            })
+                            .collect();
+                        check(&what, &got, &wv, if f32_out { 1e-4 } else { 1e-2 });
+                        let big = wv.iter().fold(0f64, |x, y| x.max(y.abs()));
+                        let el = if f32_out { 1e-3 } else { 2e-2 };
+                        for (i, (g, w)) in got.iter().zip(&wv).enumerate() {
+                            assert!(
+                                ((*g as f64) - w).abs() <= el * big,
+                                "{what}: element ({}, {}) = {g}, want {w}",
+                                i / n,
+                                i % n
+                            );
+                        }
+                        let poison = if f32_out { u32::MAX } else { 0xffff };
+                        for row in 0..m {
+                            for c in n..ldc {
+                                assert_eq!(
+                                    bits[row * ldc + c],
+                                    poison,
+                                    "{what}: padding written at ({row}, {c})"
+                                );
+                            }
+                        }
                     }
                 }
             }

@@ -18,7 +18,9 @@ use t0_core::tensor::{DType, TensorSource, TensorView};
 use t0_cuda::CudaBackend;
 use t0_cuda::device::DevView;
 use t0_cuda::engine::DecodeState;
-use t0_cuda::ops::{self, Attention, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides};
+use t0_cuda::ops::{
+    self, Attention, EpiVariant, Epilogue, FlashKernel, GemmKernel, NormKernel, Strides,
+};
 use t0_cuda::reference::Rng;
 use t0_cuda::{CudaDevice, CudaT5, Result};
 
@@ -269,6 +271,45 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
                 "gemm {m}x{nn}x{k} {epi:?} (engine epilogue): {ms:.3} ms = {:.0} TFLOP/s",
                 2.0 * (m * nn * k) as f64 / ms / 1e9
             );
+            // Old (General) vs the fast whole-tile epilogue variants, plain and persistent.
+            if dev.has_wgmma() {
+                let vars: &[EpiVariant] = if EpiVariant::applies_to(epi) {
+                    &[
+                        EpiVariant::General,
+                        EpiVariant::Pairs,
+                        EpiVariant::Swap,
+                        EpiVariant::Scalar,
+                    ]
+                } else {
+                    &[EpiVariant::General]
+                };
+                let mut kerns = vec![GemmKernel::Tma, GemmKernel::TmaPersistent];
+                if ops::cluster_gemm_enabled() {
+                    kerns.push(GemmKernel::TmaCluster);
+                }
+                for kern in kerns {
+                    let mut line = format!("gemm {m}x{nn}x{k} {epi:?} {kern:?} epilogues TFLOP/s:");
+                    for &var in vars {
+                        let ms = time_ms(dev, 5, || {
+                            ops::gemm_with(
+                                dev,
+                                x.view(),
+                                k,
+                                w.view(),
+                                k,
+                                c.view(),
+                                epi.out_cols(nn),
+                                (m, nn, k),
+                                epi,
+                                kern,
+                                var,
+                            )
+                        })?;
+                        line += &format!(" {var:?} {:.0}", 2.0 * (m * nn * k) as f64 / ms / 1e9);
+                    }
+                    println!("{line}");
+                }
+            }
         }
     }
     Ok(())
@@ -796,6 +837,16 @@ fn main() {
         dev.wgmma_checked(),
         dev.persistent_faster_mask().map(|m| format!("{m:06b}"))
     );
+    println!(
+        "TMA epilogue variant chosen at the self-check [plain, persistent, cluster][f32, add, bf16, geglu, swiglu, relu] (0 general, 1 pairs, 2 swap, 3 scalar): {:?}",
+        dev.fast_epilogue_choice()
+    );
+    if ops::cluster_gemm_enabled() {
+        println!(
+            "cluster TMA GEMM (T0_CUDA_GEMM_CLUSTER=1) faster for epilogues: {:?}",
+            dev.cluster_faster_mask().map(|m| format!("{m:06b}"))
+        );
+    }
     if want_kernels && let Err(e) = kernels(&dev, quick) {
         println!("kernel ceilings failed: {e}");
     }

@@ -215,9 +215,205 @@ __device__ __forceinline__ bool gated_fast(int mode, const void* out, long long 
            (((unsigned long long)out) & 3ull) == 0;
 }
 
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
-    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
-    int M, int N, int K, int mode, int ksplit) {
+
+// ---------------------------------------------------------------------------------------------
+// Whole-tile fast epilogues of the extended TMA kernels (`gemm_bf16_tma_e`, `gemm_bf16_tma_pe`,
+// argument `var`), for EPI_F32, EPI_ADD_F32 (not split over K), EPI_BF16 and EPI_RELU on a
+// 128 x 256 tile whose rows and columns are all in range: branch-free, template-specialised,
+// bf16 packed by the hardware (`cvt.rn.bf16x2.f32`, round to nearest even like `f2bf`).
+//   var 1 (pairs):  each lane stores its column pair (n, n+1) of rows wr and wr + 8 as one
+//                   4-byte (bf16) or 8-byte (f32) word; needs ldc even, out 2-element aligned.
+//   var 2 (swap):   lanes t, t ^ 1 of each quad swap one pair, so even lanes write four
+//                   adjacent columns of row wr, odd lanes of row wr + 8, as one 8-byte (bf16) or
+//                   16-byte (f32) word; needs ldc % 4 == 0, out 4-element aligned; every lane of
+//                   the warp takes part (__shfl_xor_sync).
+//   var 3 (scalar): one 2-byte (bf16) or 4-byte (f32) store per element, no branches.
+// EPI_ADD_F32 loads EPI_LD_J column groups (of 8) before adding and storing them, so the loads
+// are in flight together instead of one after each possibly-aliasing store.
+// var 0 is the general `epi_pair` loop of the plain kernels. The gated epilogues take
+// `epi_gated_tile` whatever `var` is.
+#define EPI_LD_J 8
+__device__ __forceinline__ u32 cvt_bf16x2(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+// Lane-pair exchange and 16-byte store as volatile asm: their order is kept, so each column
+// group's exchanged values die at its store (with the plain intrinsics the compiler hoisted all
+// 64 exchanges and spilled).
+__device__ __forceinline__ float shfl_xor1_ordered(float v) {
+    float r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 0x1f, 0xffffffff;\n" : "=f"(r) : "f"(v));
+    return r;
+}
+__device__ __forceinline__ void st_f32x4_ordered(float* p, float4 v) {
+    asm volatile("st.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w)
+                 : "memory");
+}
+template <int MODE, int VAR>
+__device__ __forceinline__ void epi_tile(const float* d, void* out, long long ldc, int wr, int bn0, int t) {
+    constexpr bool F32OUT = MODE == EPI_F32 || MODE == EPI_ADD_F32;
+    constexpr bool ADD = MODE == EPI_ADD_F32;
+    if (VAR == 2) {
+        const bool odd = (t & 1) != 0;
+        const long long off = (long long)(odd ? wr + 8 : wr) * ldc + bn0 + 2 * (t & ~1);
+        if (F32OUT) {
+            float* row = (float*)out + off;
+#pragma unroll
+            for (int j0 = 0; j0 < 32; j0 += EPI_LD_J) {
+                float4 old[EPI_LD_J];
+                if (ADD) {
+#pragma unroll
+                    for (int jj = 0; jj < EPI_LD_J; ++jj) old[jj] = *(const float4*)(row + 8 * (j0 + jj));
+                }
+#pragma unroll
+                for (int jj = 0; jj < EPI_LD_J; ++jj) {
+                    const int j = j0 + jj;
+                    const float r0 = shfl_xor1_ordered(odd ? d[4 * j] : d[4 * j + 2]);
+                    const float r1 = shfl_xor1_ordered(odd ? d[4 * j + 1] : d[4 * j + 3]);
+                    float4 v;
+                    v.x = odd ? r0 : d[4 * j];
+                    v.y = odd ? r1 : d[4 * j + 1];
+                    v.z = odd ? d[4 * j + 2] : r0;
+                    v.w = odd ? d[4 * j + 3] : r1;
+                    if (ADD) {
+                        v.x += old[jj].x;
+                        v.y += old[jj].y;
+                        v.z += old[jj].z;
+                        v.w += old[jj].w;
+                    }
+                    st_f32x4_ordered(row + 8 * j, v);
+                }
+            }
+        } else {
+            u16* row = (u16*)out + off;
+#pragma unroll
+            for (int j = 0; j < 32; ++j) {
+                float a0 = d[4 * j], a1 = d[4 * j + 1], b0 = d[4 * j + 2], b1 = d[4 * j + 3];
+                if (MODE == EPI_RELU) {
+                    a0 = fmaxf(a0, 0.0f);
+                    a1 = fmaxf(a1, 0.0f);
+                    b0 = fmaxf(b0, 0.0f);
+                    b1 = fmaxf(b1, 0.0f);
+                }
+                const u32 p0 = cvt_bf16x2(a0, a1), p1 = cvt_bf16x2(b0, b1);
+                const u32 recv = __shfl_xor_sync(0xffffffffu, odd ? p0 : p1, 1);
+                uint2 v;
+                v.x = odd ? recv : p0;
+                v.y = odd ? p1 : recv;
+                *(uint2*)(row + 8 * j) = v;
+            }
+        }
+    } else {
+        const long long off0 = (long long)wr * ldc + bn0 + 2 * t;
+        const long long off1 = off0 + 8 * ldc;
+        if (F32OUT) {
+            float* r0 = (float*)out + off0;
+            float* r1 = (float*)out + off1;
+#pragma unroll
+            for (int j0 = 0; j0 < 32; j0 += EPI_LD_J) {
+                float old[EPI_LD_J][4];
+                if (ADD) {
+#pragma unroll
+                    for (int jj = 0; jj < EPI_LD_J; ++jj) {
+                        const int j = j0 + jj;
+                        if (VAR == 1) {
+                            const float2 x = *(const float2*)(r0 + 8 * j);
+                            const float2 y = *(const float2*)(r1 + 8 * j);
+                            old[jj][0] = x.x;
+                            old[jj][1] = x.y;
+                            old[jj][2] = y.x;
+                            old[jj][3] = y.y;
+                        } else {
+                            old[jj][0] = r0[8 * j];
+                            old[jj][1] = r0[8 * j + 1];
+                            old[jj][2] = r1[8 * j];
+                            old[jj][3] = r1[8 * j + 1];
+                        }
+                    }
+                }
+#pragma unroll
+                for (int jj = 0; jj < EPI_LD_J; ++jj) {
+                    const int j = j0 + jj;
+                    float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+                    if (ADD) {
+                        v0 += old[jj][0];
+                        v1 += old[jj][1];
+                        v2 += old[jj][2];
+                        v3 += old[jj][3];
+                    }
+                    if (VAR == 1) {
+                        float2 x, y;
+                        x.x = v0;
+                        x.y = v1;
+                        y.x = v2;
+                        y.y = v3;
+                        *(float2*)(r0 + 8 * j) = x;
+                        *(float2*)(r1 + 8 * j) = y;
+                    } else {
+                        r0[8 * j] = v0;
+                        r0[8 * j + 1] = v1;
+                        r1[8 * j] = v2;
+                        r1[8 * j + 1] = v3;
+                    }
+                }
+            }
+        } else {
+            u16* r0 = (u16*)out + off0;
+            u16* r1 = (u16*)out + off1;
+#pragma unroll
+            for (int j = 0; j < 32; ++j) {
+                float a0 = d[4 * j], a1 = d[4 * j + 1], b0 = d[4 * j + 2], b1 = d[4 * j + 3];
+                if (MODE == EPI_RELU) {
+                    a0 = fmaxf(a0, 0.0f);
+                    a1 = fmaxf(a1, 0.0f);
+                    b0 = fmaxf(b0, 0.0f);
+                    b1 = fmaxf(b1, 0.0f);
+                }
+                const u32 p0 = cvt_bf16x2(a0, a1), p1 = cvt_bf16x2(b0, b1);
+                if (VAR == 1) {
+                    *(u32*)(r0 + 8 * j) = p0;
+                    *(u32*)(r1 + 8 * j) = p1;
+                } else {
+                    r0[8 * j] = (u16)(p0 & 0xffffu);
+                    r0[8 * j + 1] = (u16)(p0 >> 16);
+                    r1[8 * j] = (u16)(p1 & 0xffffu);
+                    r1[8 * j + 1] = (u16)(p1 >> 16);
+                }
+            }
+        }
+    }
+}
+// True when the tile at (bm0, bn0) takes the fast epilogue `var` (uniform over the block).
+__device__ __forceinline__ bool tile_fast(int mode, int var, const void* out, long long ldc, int bm0, int bn0, int M,
+                                          int N, bool atomic) {
+    if (var < 1 || var > 3 || atomic || bm0 + W_BM > M || bn0 + W_BN > N) return false;
+    if (mode != EPI_F32 && mode != EPI_ADD_F32 && mode != EPI_BF16 && mode != EPI_RELU) return false;
+    // Elements per store 1, 2 or 4; bytes per element 4 or 2 (masks: no 64-bit division).
+    const long long lmask = var == 2 ? 3 : (var == 1 ? 1 : 0);
+    const unsigned long long bytes = ((mode == EPI_F32 || mode == EPI_ADD_F32) ? 4ull : 2ull) * (lmask + 1);
+    return (ldc & lmask) == 0 && (((unsigned long long)out) & (bytes - 1ull)) == 0;
+}
+template <int MODE>
+__device__ __forceinline__ void epi_tile_var(int var, const float* d, void* out, long long ldc, int wr, int bn0, int t) {
+    if (var == 1) epi_tile<MODE, 1>(d, out, ldc, wr, bn0, t);
+    else if (var == 2) epi_tile<MODE, 2>(d, out, ldc, wr, bn0, t);
+    else epi_tile<MODE, 3>(d, out, ldc, wr, bn0, t);
+}
+// Runs the fast epilogue of `mode` (tile_fast must hold).
+__device__ __forceinline__ void epi_tile_fast(int mode, int var, const float* d, void* out, long long ldc, int wr,
+                                              int bn0, int t) {
+    if (mode == EPI_F32) epi_tile_var<EPI_F32>(var, d, out, ldc, wr, bn0, t);
+    else if (mode == EPI_ADD_F32) epi_tile_var<EPI_ADD_F32>(var, d, out, ldc, wr, bn0, t);
+    else if (mode == EPI_BF16) epi_tile_var<EPI_BF16>(var, d, out, ldc, wr, bn0, t);
+    else epi_tile_var<EPI_RELU>(var, d, out, ldc, wr, bn0, t);
+}
+
+// Body of gemm_bf16_tma (EXT = false: `var` is ignored, the code is the plain kernel's) and
+// gemm_bf16_tma_e (EXT = true: whole tiles take the fast epilogue `var` where it applies).
+template <bool EXT>
+__device__ __forceinline__ void tma_body(const TmaDesc* tmA, const TmaDesc* tmW, void* out, long long ldc, int M,
+                                         int N, int K, int mode, int ksplit, int var) {
     pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
@@ -245,8 +441,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
             mbar_init(bars + 8 * (T_STAGES + s), 256);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
-        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)tmW) : "memory");
     }
     __syncthreads();
 
@@ -261,8 +457,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
                 mbar_expect_tx(full, W_STAGE_BYTES);
                 const u32 st = base + s * W_STAGE_BYTES;
                 const int k0 = kbeg + kt * W_BK;
-                tma_load_2d(st, &tmA, full, k0, bm0);
-                tma_load_2d(st + W_BM * 128, &tmW, full, k0, bn0);
+                tma_load_2d(st, tmA, full, k0, bm0);
+                tma_load_2d(st + W_BM * 128, tmW, full, k0, bn0);
             }
         }
     } else {
@@ -296,6 +492,10 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
             else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
             return;
         }
+        if (EXT && tile_fast(mode, var, out, ldc, bm0, bn0, M, N, atomic)) {
+            epi_tile_fast(mode, var, d, out, ldc, wr, bn0, t);
+            return;
+        }
 #pragma unroll
         for (int j = 0; j < 32; ++j) {
             const int n = bn0 + j * 8 + t * 2;
@@ -307,14 +507,26 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
     }
 }
 
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    tma_body<false>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, 0);
+}
+// gemm_bf16_tma with the whole-tile fast epilogue `var` (1 pairs, 2 swap, 3 scalar; 0: none).
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_e(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit, int var) {
+    tma_body<true>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, var);
+}
+
 // Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
 // the tiles blockIdx.x, blockIdx.x + gridDim.x, ... in the same grouped order; the stage ring
 // and its phases run on across tiles, so the producer fetches the next tile's first stages
 // while the consumers store the previous tile. No split over K (gridDim.z must be 1). Scalar
 // stores as gemm_bf16_tma (8/4-byte vector stores made the plain kernel 28 % slower, run 5).
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
-    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
-    int M, int N, int K, int mode, int ksplit) {
+template <bool EXT>
+__device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tmW, void* out, long long ldc, int M,
+                                           int N, int K, int mode, int ksplit, int var) {
     pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
@@ -334,8 +546,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
             mbar_init(bars + 8 * (T_STAGES + s), 256);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
-        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)tmW) : "memory");
     }
     __syncthreads();
 
@@ -355,8 +567,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
                     const u32 full = bars + 8 * s;
                     mbar_expect_tx(full, W_STAGE_BYTES);
                     const u32 st = base + s * W_STAGE_BYTES;
-                    tma_load_2d(st, &tmA, full, kt * W_BK, bm0);
-                    tma_load_2d(st + W_BM * 128, &tmW, full, kt * W_BK, bn0);
+                    tma_load_2d(st, tmA, full, kt * W_BK, bm0);
+                    tma_load_2d(st + W_BM * 128, tmW, full, kt * W_BK, bn0);
                 }
             }
         }
@@ -397,6 +609,10 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
                 else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
                 continue;
             }
+            if (EXT && tile_fast(mode, var, out, ldc, bm0, bn0, M, N, false)) {
+                epi_tile_fast(mode, var, d, out, ldc, wr, bn0, t);
+                continue;
+            }
 #pragma unroll
             for (int j = 0; j < 32; ++j) {
                 const int n = bn0 + j * 8 + t * 2;
@@ -404,6 +620,171 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
                     if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
                     if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
                 }
+            }
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit) {
+    tma_p_body<false>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, 0);
+}
+// gemm_bf16_tma_p with the whole-tile fast epilogue `var` (as gemm_bf16_tma_e).
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_pe(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit, int var) {
+    tma_p_body<true>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, var);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster variant (opt-in, T0_CUDA_GEMM_CLUSTER=1): clusters of 2 blocks on vertically adjacent
+// tiles (same columns bn0, rows bm0 and bm0 + 128) share the W tile: each block's producer
+// loads its own A tile and one 128-row half of W, multicast into both blocks' shared memory
+// (the same offsets in each; both complete_tx on the same-offset `full` barrier of each block),
+// so L2 delivers each W tile once per pair instead of twice. A stage is refilled only after
+// the consumers of BOTH blocks released it: lane 0 of every consumer warp arrives on its own
+// block's and on the peer's `empty` barrier (16 arrivals per phase). Cluster barriers after the
+// barrier initialisation (no multicast or remote arrive into an uninitialised peer) and after
+// the main loop (no block exits while its peer may still arrive on its barriers). Loads that
+// would start past M or N (the second block of a pair below the last row tile; the second W
+// half past N) read a valid tile instead; those rows / columns are never stored. No split
+// over K. Epilogues as gemm_bf16_tma_e (`var`).
+__device__ __forceinline__ void cluster_sync_all() {
+    asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
+}
+__device__ __forceinline__ u32 cluster_rank() {
+    u32 r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+// Arrives on the barrier at the same shared offset as `bar` in block `cta` of the cluster.
+__device__ __forceinline__ void mbar_arrive_remote(u32 bar, u32 cta) {
+    asm volatile(
+        "{\n"
+        ".reg .b32 ra;\n"
+        "mapa.shared::cluster.u32 ra, %0, %1;\n"
+        "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n"
+        "}\n" ::"r"(bar),
+        "r"(cta)
+        : "memory");
+}
+__device__ __forceinline__ void tma_load_2d_mc(u32 dst, const TmaDesc* map, u32 bar, int c0, int c1, u16 mask) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%3, %4}], [%2], %5;\n" ::"r"(dst),
+        "l"((u64)map), "r"(bar), "r"(c0), "r"(c1), "h"(mask)
+        : "memory");
+}
+
+// tmW's box is 128 rows x 64 (half a W tile). gridDim.x = 2 * ceil(tiles_m / 2) * tiles_n.
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) gemm_bf16_tma_c(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
+    int M, int N, int K, int mode, int ksplit, int var) {
+    pdl_prologue();
+    extern __shared__ __align__(16) unsigned char tsm_raw[];
+    const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
+    const u32 base = (raw + 1023u) & ~1023u;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+    const u32 rank = cluster_rank();
+    (void)ksplit;
+
+    // Grouped order over pairs of row tiles (T_GROUP_M / 2 pairs per group).
+    const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
+    const int pairs_m = (tiles_m + 1) / 2;
+    const int pid = blockIdx.x >> 1;
+    const int per_group = (T_GROUP_M / 2) * tiles_n;
+    const int first = (pid / per_group) * (T_GROUP_M / 2);
+    const int gsize = min(pairs_m - first, T_GROUP_M / 2);
+    const int pm = first + (pid % per_group) % gsize;
+    const int pn = (pid % per_group) / gsize;
+    const int bm0 = (2 * pm + (int)rank) * W_BM, bn0 = pn * W_BN;
+    const bool dummy = bm0 >= M;  // second block of a pair below the last row tile
+    const int am0 = dummy ? bm0 - W_BM : bm0;
+    const int wn0 = (bn0 + (int)rank * 128 < N) ? bn0 + (int)rank * 128 : bn0;
+    const int nk = (K + W_BK - 1) / W_BK;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < T_STAGES; ++s) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 16);  // 8 consumer warps x 2 blocks
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmA) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((u64)&tmW) : "memory");
+    }
+    __syncthreads();
+    cluster_sync_all();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < nk; ++kt) {
+                const int s = kt % T_STAGES;
+                const u32 ph = (u32)((kt / T_STAGES) & 1);
+                mbar_wait(bars + 8 * (T_STAGES + s), ph ^ 1u);
+                const u32 full = bars + 8 * s;
+                mbar_expect_tx(full, W_STAGE_BYTES);
+                const u32 st = base + s * W_STAGE_BYTES;
+                tma_load_2d(st, &tmA, full, kt * W_BK, am0);
+                tma_load_2d_mc(st + W_BM * 128 + rank * 128 * 128, &tmW, full, kt * W_BK, wn0, (u16)3);
+            }
+        }
+        cluster_sync_all();
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int cw = wg - 1;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) d[i] = 0.0f;
+        for (int kt = 0; kt < nk; ++kt) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (u32)((kt / T_STAGES) & 1));
+            const u32 st = base + s * W_STAGE_BYTES;
+            const u32 a0 = st + cw * 64 * 128;
+            const u32 b0 = st + W_BM * 128;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                wgmma_m64n256k16(d, smem_desc(a0 + kk * 32), smem_desc(b0 + kk * 32), (kt > 0 || kk > 0) ? 1 : 0);
+            }
+            wgmma_commit();
+            wgmma_wait1();
+            if (kt > 0) {
+                // Every lane of this warp has passed its wait for the group that read the
+                // stage (wgmma.wait_group is .sync.aligned; __syncwarp orders it formally), so
+                // one lane releases it for the warp, in this block and in the peer.
+                __syncwarp();
+                if (lane == 0) {
+                    const u32 e = bars + 8 * (T_STAGES + (kt - 1) % T_STAGES);
+                    mbar_arrive(e);
+                    mbar_arrive_remote(e, rank ^ 1u);
+                }
+            }
+        }
+        wgmma_wait0();
+        cluster_sync_all();
+        if (dummy) return;
+
+        const int g = lane >> 2, t = lane & 3;
+        const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+        if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
+            if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
+            else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
+            return;
+        }
+        if (tile_fast(mode, var, out, ldc, bm0, bn0, M, N, false)) {
+            epi_tile_fast(mode, var, d, out, ldc, wr, bn0, t);
+            return;
+        }
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            const int n = bn0 + j * 8 + t * 2;
+            if (n < N) {
+                if (wr < M) epi_pair(mode, out, ldc, wr, n, d[4 * j], d[4 * j + 1], N, false);
+                if (wr + 8 < M) epi_pair(mode, out, ldc, wr + 8, n, d[4 * j + 2], d[4 * j + 3], N, false);
             }
         }
     }
