@@ -434,6 +434,413 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Flash attention for head size 64, third version (`flash_attn_d64_v3`): the contract of
+// `flash_attn_d64` / `_v2` (arguments, masks, bias, kv_div, zeros for fully masked rows).
+// Same work split as v2 (128 queries per block, 8 warps x 16 rows, 64-key tiles, Q fragments
+// in registers, exp2 softmax, P straight from the accumulators as the A operand of P.V), with:
+// - K and V double-buffered separately (rows padded to 72 as in v2), so ONE __syncthreads
+//   per tile (v2: two). At the top of iteration `it` every
+//   warp has finished P.V of tile it-1 and Q.K^T of tile it, so K tile it+2 and V tile it+1
+//   load into those buffers while the warps compute;
+// - Q.K^T of tile it+1 is issued in the same basic block as the exponentials and P.V of tile
+//   it (software pipelining inside the warp: the tensor pipe has independent work while the
+//   special-function unit computes exp2);
+// - the bias table (W <= FA3_CAPW) cached in shared memory twice (at offset 0 and shifted by
+//   one entry), so a whole in-table tile reads 9 aligned float2 per thread (rows r0 and r0 + 8
+//   share 8 of their pairs) instead of 32 global loads.
+// grid (ceil(Lq/128), heads, batch), 256 threads, 36864 + 4096 bytes of static shared memory.
+#define FA3_CAPW 512
+
+// Queues rows [j0, j0 + 64) of G (row stride rs) into the tile s (row stride FA_S); rows at or past
+// L are zero filled (no global read). 256 threads, two 16-byte chunks each.
+__device__ __forceinline__ void fa3_load(u16* s, const u16* G, long long rs, int j0, int L,
+                                         int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int c = tid + i * 256;
+        const int r = c >> 3, ch = c & 7;
+        const bool in = j0 + r < L;
+        cp_async16(s + r * FA_S + ch * 8, G + (in ? (long long)(j0 + r) * rs + ch * 8 : 0),
+                   in ? 16 : 0);
+    }
+}
+// fa3_load for a K and a V tile of the same rows (one address computation).
+__device__ __forceinline__ void fa3_load_kv(u16* sK, u16* sV, const u16* Kb, const u16* Vb,
+                                            long long rs, int j0, int L, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int c = tid + i * 256;
+        const int r = c >> 3, ch = c & 7;
+        const bool in = j0 + r < L;
+        const long long off = in ? (long long)(j0 + r) * rs + ch * 8 : 0;
+        const int so = r * FA_S + ch * 8;
+        cp_async16(sK + so, Kb + off, in ? 16 : 0);
+        cp_async16(sV + so, Vb + off, in ? 16 : 0);
+    }
+}
+// s = Q . K^T for this warp's 16 rows and the 64 keys of the tile sK.
+__device__ __forceinline__ void fa3_qk(float (&s)[8][4], const u32 (&qf)[4][4], const u16* sK,
+                                       int lane) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[i][e] = 0.0f;
+    // Lane's matrix i = lane >> 3 (keys +8 for i >= 2, k +8 for odd i), row r = lane & 7:
+    // key n = nt * 8 + r + ((i >> 1) << 3), column kc * 16 + ((i & 1) << 3).
+    const int i = lane >> 3, r = lane & 7;
+    const u16* base = sK + (r + ((i >> 1) << 3)) * FA_S + ((i & 1) << 3);
+#pragma unroll
+    for (int kc = 0; kc < 4; ++kc) {
+#pragma unroll
+        for (int nt = 0; nt < 8; nt += 2) {
+            u32 t4[4];
+            ldsm_x4(t4, base + nt * 8 * FA_S + kc * 16);
+            u32 b0[2] = {t4[0], t4[1]}, b1[2] = {t4[2], t4[3]};
+            mma_bf16_16816(s[nt], qf[kc], b0);
+            mma_bf16_16816(s[nt + 1], qf[kc], b1);
+        }
+    }
+}
+
+// P for keys kc * 16 .. + 15 of s: exp2(s * log2 e + nr) packed to bf16 as the A fragment of
+// m16n8k16; adds the (unrounded) values to the row sums.
+__device__ __forceinline__ void fa3_exp16(u32 (&pa)[4], const float (&s)[8][4], int kc,
+                                          float LOG2E, float nr0, float nr1, float& sum0,
+                                          float& sum1) {
+    float e[2][4];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        e[h][0] = fa_ex2(fmaf(s[2 * kc + h][0], LOG2E, nr0));
+        e[h][1] = fa_ex2(fmaf(s[2 * kc + h][1], LOG2E, nr0));
+        e[h][2] = fa_ex2(fmaf(s[2 * kc + h][2], LOG2E, nr1));
+        e[h][3] = fa_ex2(fmaf(s[2 * kc + h][3], LOG2E, nr1));
+        sum0 += e[h][0] + e[h][1];
+        sum1 += e[h][2] + e[h][3];
+    }
+    pa[0] = fa_pack(e[0][0], e[0][1]);
+    pa[1] = fa_pack(e[0][2], e[0][3]);
+    pa[2] = fa_pack(e[1][0], e[1][1]);
+    pa[3] = fa_pack(e[1][2], e[1][3]);
+}
+// o += P (16 keys) . V (those 16 rows of the tile; vrow = this lane's ldmatrix address).
+__device__ __forceinline__ void fa3_pv(float (&o)[8][4], const u32 (&pa)[4], const u16* vrow) {
+#pragma unroll
+    for (int dt = 0; dt < 8; dt += 2) {
+        u32 t4[4];
+        ldsm_x4_t(t4, vrow + dt * 8);
+        u32 b0[2] = {t4[0], t4[1]}, b1[2] = {t4[2], t4[3]};
+        mma_bf16_16816(o[dt], pa, b0);
+        mma_bf16_16816(o[dt + 1], pa, b1);
+    }
+}
+
+// Two floats from shared memory at byte address a (8-byte aligned).
+__device__ __forceinline__ float2 fa3_lds2(u32 a) {
+    float2 v;
+    asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(a));
+    return v;
+}
+
+// One key tile for one warp: bias, masks and online softmax of the scores s (this tile, keys
+// j0..j0+63), then o += P . V. With NEXT, s is then replaced by Q . K^T of the tile in sKn,
+// computed in the same basic block as the exponentials and P . V.
+template <bool NEXT>
+__device__ __forceinline__ void fa3_tile(float (&s)[8][4], float (&o)[8][4], float& m0, float& m1,
+                                         float& l0, float& l1, const u32 (&qf)[4][4],
+                                         const u16* sKn, const u16* sV, const float* sb,
+                                         const float* brow, int sbw, int bias_W, int j0,
+                                         int klen, int causal, int br0, int wfirst, int lane) {
+    const int t = lane & 3;
+    const int p0 = wfirst + (lane >> 2), p1 = p0 + 8;
+    const float LOG2E = 1.4426950408889634f;
+    if (brow) {
+        // Table indices of this thread: bb0 + nt * 8 + (e & 1) (row r0), 8 less (row r1),
+        // all within [bb0 - 8, bb0 + 57]. Warp-uniform paths as in v2.
+        const int bb0 = j0 + t * 2 + br0;
+        const int lo = bb0 - 8, hi = bb0 + 57;
+        if (__all_sync(0xffffffffu, lo >= 0 && hi < sbw)) {
+            // Pair k = (bias[bb0 + 8k], bias[bb0 + 8k + 1]): row r0 of n-tile nt takes pair
+            // nt, row r1 takes pair nt - 1. sBp + bb0 is 8-byte aligned (the shifted copy
+            // when bb0 is odd).
+            // Shared address of entry bb0 in the table, or in the shifted copy (less one
+            // entry) for odd bb0 (the parity of br0): 8-byte aligned either way.
+            const u32 pb = (u32)__cvta_generic_to_shared(sb) +
+                           ((br0 & 1) ? (FA3_CAPW - 1) * 4 : 0) + bb0 * 4;
+            float2 prev = fa3_lds2(pb - 32);
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+                const float2 cur = fa3_lds2(pb + nt * 32);
+                s[nt][0] += cur.x;
+                s[nt][1] += cur.y;
+                s[nt][2] += prev.x;
+                s[nt][3] += prev.y;
+                prev = cur;
+            }
+        } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
+            const float bv = __ldg(brow + (hi <= 0 ? 0 : bias_W - 1));
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nt][e] += bv;
+        } else {
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int j = j0 + nt * 8 + t * 2 + (e & 1);
+                    int bi = j + br0 - ((e < 2) ? 0 : 8);
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    s[nt][e] += __ldg(brow + bi);
+                }
+            }
+        }
+    }
+    if (j0 + 64 > klen || (causal && j0 + 63 > wfirst)) {
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int j = j0 + nt * 8 + t * 2 + (e & 1);
+                const int p = (e < 2) ? p0 : p1;
+                const bool ok = j < klen && (!causal || j <= p);
+                s[nt][e] = ok ? s[nt][e] : -T0_INF;
+            }
+        }
+    }
+    // From here to the end: one basic block (no branches), so the scheduler can interleave
+    // the next tile's Q.K^T with the exponentials and P.V.
+    float mx0 = -T0_INF, mx1 = -T0_INF;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+        mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+        mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+    const float ref0 = (mn0 == -T0_INF) ? 0.0f : mn0;
+    const float ref1 = (mn1 == -T0_INF) ? 0.0f : mn1;
+    const float nr0 = -ref0 * LOG2E, nr1 = -ref1 * LOG2E;
+    const float sc0 = fa_ex2(fmaf(m0, LOG2E, nr0)), sc1 = fa_ex2(fmaf(m1, LOG2E, nr1));
+    m0 = mn0;
+    m1 = mn1;
+    float sum0 = 0.0f, sum1 = 0.0f;
+#pragma unroll
+    for (int dt = 0; dt < 8; ++dt) {
+        o[dt][0] *= sc0;
+        o[dt][1] *= sc0;
+        o[dt][2] *= sc1;
+        o[dt][3] *= sc1;
+    }
+    // P.V: key k = kc * 16 + r + ((i & 1) << 3), column dt * 8 + ((i >> 1) << 3).
+    const int i = lane >> 3, r = lane & 7;
+    const u16* vbase = sV + (r + ((i & 1) << 3)) * FA_S + ((i >> 1) << 3);
+    if (NEXT) {
+        // P (packed bf16, 16 registers) first, so the next tile's scores fit beside it.
+        u32 pa[4][4];
+#pragma unroll
+        for (int kc = 0; kc < 4; ++kc) fa3_exp16(pa[kc], s, kc, LOG2E, nr0, nr1, sum0, sum1);
+        fa3_qk(s, qf, sKn, lane);
+#pragma unroll
+        for (int kc = 0; kc < 4; ++kc) fa3_pv(o, pa[kc], vbase + kc * 16 * FA_S);
+    } else {
+        // v2's order: every exponential in place, then pack and multiply per 16 keys.
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt) {
+            s[nt][0] = fa_ex2(fmaf(s[nt][0], LOG2E, nr0));
+            s[nt][1] = fa_ex2(fmaf(s[nt][1], LOG2E, nr0));
+            s[nt][2] = fa_ex2(fmaf(s[nt][2], LOG2E, nr1));
+            s[nt][3] = fa_ex2(fmaf(s[nt][3], LOG2E, nr1));
+            sum0 += s[nt][0] + s[nt][1];
+            sum1 += s[nt][2] + s[nt][3];
+        }
+#pragma unroll
+        for (int kc = 0; kc < 4; ++kc) {
+            u32 pa[4];
+            pa[0] = fa_pack(s[2 * kc][0], s[2 * kc][1]);
+            pa[1] = fa_pack(s[2 * kc][2], s[2 * kc][3]);
+            pa[2] = fa_pack(s[2 * kc + 1][0], s[2 * kc + 1][1]);
+            pa[3] = fa_pack(s[2 * kc + 1][2], s[2 * kc + 1][3]);
+            fa3_pv(o, pa, vbase + kc * 16 * FA_S);
+        }
+    }
+    l0 = l0 * sc0 + sum0;
+    l1 = l1 * sc1 + sum1;
+}
+
+// The kernel body; PIPE: Q.K^T of tile it + 1 inside tile it's softmax and P.V (needs ~165
+// registers: one block per SM), else Q.K^T of tile it at the start of its iteration (v2's
+// order, 128 registers, two blocks per SM).
+template <bool PIPE>
+__device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_bs, long long q_rs,
+                                         const u16* __restrict__ Kp, const u16* __restrict__ Vp,
+                                         long long kv_bs, long long kv_rs, u16* __restrict__ O,
+                                         long long o_bs, long long o_rs, int Lq, int Lk,
+                                         const int* __restrict__ key_len,
+                                         const float* __restrict__ bias, int bias_R, int bias_W,
+                                         int bias_qpos, int causal, int q_offset, int kv_div,
+                                         u16* sm, float* sb) {
+    const int qb = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int kvb = b / kv_div;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2;
+    const u16* Qb = Q + b * q_bs + h * 64;
+    const u16* Kb = Kp + kvb * kv_bs + h * 64;
+    const u16* Vb = Vp + kvb * kv_bs + h * 64;
+    const int q0 = qb * 128;
+    u16* sK0 = sm;
+    u16* sV0 = sm + 2 * FA_TILE;
+    // K tile loaded in iteration it: it + KAHEAD (V tile: it + 1).
+    const int KAHEAD = PIPE ? 2 : 1;
+
+    int klen = Lk;
+    if (key_len) klen = min(klen, key_len[kvb]);
+    int kmax = klen;
+    if (causal) kmax = min(kmax, q_offset + q0 + 128);
+    const int ntiles = kmax > 0 ? (kmax + 63) >> 6 : 0;
+
+    // Q (128 rows) into the V buffers; K tile 0 (and 1 with PIPE).
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int c = tid + i * 256;
+        const int r = c >> 3, ch = c & 7;
+        const bool in = q0 + r < Lq;
+        cp_async16(sV0 + r * FA_S + ch * 8,
+                   Qb + (in ? (long long)(q0 + r) * q_rs + ch * 8 : 0), in ? 16 : 0);
+    }
+    cp_async_commit();
+    if (ntiles > 0) fa3_load(sK0, Kb, kv_rs, 0, Lk, tid);
+    if (PIPE && ntiles > 1) fa3_load(sK0 + FA_TILE, Kb, kv_rs, 64, Lk, tid);
+    cp_async_commit();
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    const bool sbias = brow && bias_W <= FA3_CAPW;
+    if (sbias) {
+        for (int i = tid; i < FA3_CAPW; i += 256) {
+            sb[i] = i < bias_W ? brow[i] : 0.0f;
+            sb[FA3_CAPW + i] = i + 1 < bias_W ? brow[i + 1] : 0.0f;
+        }
+    }
+    cp_async_wait<1>();  // Q has landed (this thread's part)
+    __syncthreads();
+    u32 qf[4][4];
+    {
+        const u16* qrow = sV0 + (warp * 16 + (lane & 15)) * FA_S + ((lane >> 4) << 3);
+#pragma unroll
+        for (int kc = 0; kc < 4; ++kc) ldsm_x4(qf[kc], qrow + kc * 16);
+    }
+    __syncthreads();  // the V buffers are free
+    if (ntiles > 0) fa3_load(sV0, Vb, kv_rs, 0, Lk, tid);
+    cp_async_commit();
+
+    const int rw = q0 + warp * 16;  // this warp's first row
+    const int wfirst = q_offset + rw, wlast = wfirst + 15;
+    // Tiles this warp computes: a prefix of [0, ntiles) (none when its rows are all past Lq;
+    // causal: up to its last position).
+    int nw = rw < Lq ? ntiles : 0;
+    if (causal) nw = wlast < 0 ? 0 : min(nw, (wlast >> 6) + 1);
+    const int r0 = rw + g;
+    const int p0 = q_offset + r0;
+    const int br0 = bias_R - (bias_qpos ? p0 : r0);
+    // Width of the table in shared memory (0: not cached, never the in-table path).
+    const int sbw = sbias ? bias_W : 0;
+
+    float o[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[i][e] = 0.0f;
+    float m0 = -T0_INF, m1 = -T0_INF, l0 = 0.0f, l1 = 0.0f;
+    float s[8][4];
+    if (PIPE) {
+        cp_async_wait<1>();  // K tiles 0 and 1 have landed (V tile 0 may be in flight)
+        __syncthreads();
+        if (nw > 0) fa3_qk(s, qf, sK0, lane);
+    }
+
+    for (int it = 0; it < ntiles; ++it) {
+        cp_async_wait<0>();  // this thread's part of the tiles used in this iteration
+        __syncthreads();     // every thread's part; every warp is past iteration it - 1
+        // The K buffer refilled last held tile it + KAHEAD - 2 (its Q.K^T was in iteration
+        // it - 1 or before), the V buffer tile it - 1 (P.V in iteration it - 1).
+        if (!PIPE) {
+            if (it + 1 < ntiles)
+                fa3_load_kv(sK0 + ((it + 1) & 1) * FA_TILE, sV0 + ((it + 1) & 1) * FA_TILE, Kb, Vb,
+                            kv_rs, (it + 1) * 64, Lk, tid);
+        } else {
+            if (it + KAHEAD < ntiles)
+                fa3_load(sK0 + ((it + KAHEAD) & 1) * FA_TILE, Kb, kv_rs, (it + KAHEAD) * 64, Lk,
+                         tid);
+            if (it + 1 < ntiles)
+                fa3_load(sV0 + ((it + 1) & 1) * FA_TILE, Vb, kv_rs, (it + 1) * 64, Lk, tid);
+        }
+        cp_async_commit();
+        const u16* sV = sV0 + (it & 1) * FA_TILE;
+        if (PIPE) {
+            const u16* sKn = sK0 + ((it + 1) & 1) * FA_TILE;
+            if (it + 1 < nw)
+                fa3_tile<true>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, sbw, bias_W,
+                               it * 64, klen, causal, br0, wfirst, lane);
+            else if (it < nw)
+                fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, sbw, bias_W,
+                                it * 64, klen, causal, br0, wfirst, lane);
+        } else if (it < nw) {
+            fa3_qk(s, qf, sK0 + (it & 1) * FA_TILE, lane);
+            fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sK0, sV, sb, brow, sbw, bias_W, it * 64,
+                            klen, causal, br0, wfirst, lane);
+        }
+    }
+    cp_async_wait<0>();  // nothing may be in flight at exit
+    if (rw >= Lq) return;
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
+    const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int t = lane & 3, r1 = r0 + 8;
+    u16* Ob = O + b * o_bs + h * 64;
+#pragma unroll
+    for (int dt = 0; dt < 8; ++dt) {
+        const int d = dt * 8 + t * 2;
+        if (r0 < Lq) *(u32*)(Ob + (long long)r0 * o_rs + d) = fa_pack(o[dt][0] * inv0, o[dt][1] * inv0);
+        if (r1 < Lq) *(u32*)(Ob + (long long)r1 * o_rs + d) = fa_pack(o[dt][2] * inv1, o[dt][3] * inv1);
+    }
+}
+
+// The v3 entry point: grid (ceil(Lq/128), heads, batch), 256 threads.
+extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v3(
+    const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
+    const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
+    long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
+    int q_offset, int kv_div) {
+    pdl_prologue();
+    // sm: K buffers 0 and 1, then V buffers 0 and 1 (64 rows of FA_S each); the two V
+    // buffers first stage the 128 Q rows. sb: the bias table, then the table shifted by one.
+    __shared__ __align__(16) u16 sm[4 * FA_TILE];
+    __shared__ __align__(16) float sb[2 * FA3_CAPW];
+    fa3_body<false>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
+                    bias_R, bias_W, bias_qpos, causal, q_offset, kv_div, sm, sb);
+}
+
+// The same with the next tile's Q.K^T software-pipelined into each tile (PIPE): more
+// registers, so one 256-thread block per SM. Grid and arguments as flash_attn_d64_v3.
+extern "C" __global__ void __launch_bounds__(256, 1) flash_attn_d64_v3p(
+    const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
+    const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
+    long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
+    int q_offset, int kv_div) {
+    pdl_prologue();
+    __shared__ __align__(16) u16 sm[4 * FA_TILE];
+    __shared__ __align__(16) float sb[2 * FA3_CAPW];
+    fa3_body<true>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
+                   bias_R, bias_W, bias_qpos, causal, q_offset, kv_div, sm, sb);
+}
+
 // One block (256 threads) per (head, query row): any head size up to 256 (odd sizes or
 // strides take a one-column-at-a-time path), any Lk that
 // fits the dynamic shared memory ((800 + Lk) floats). grid (heads, batch * Lq). Scores: one
