@@ -43,7 +43,7 @@ pub struct CudaDevice {
     pdl_flags: std::sync::atomic::AtomicI32,
     /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
     trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
-    fast_verified: std::sync::OnceLock<(bool, bool)>,
+    fast_verified: std::sync::OnceLock<(bool, bool, bool)>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -372,25 +372,26 @@ impl CudaDevice {
         Some(ok)
     }
 
-    /// Outcome of the self-check of (`flash_attn_d64_v2`, `rmsnorm_vec`) against the older
-    /// kernels (`flash_attn_d64`, `rmsnorm`) on small random inputs
+    /// Outcome of the self-check of (`flash_attn_d64_v2`, `rmsnorm_vec`, `flash_attn_d64_v3`)
+    /// against the older kernels (`flash_attn_d64`, `rmsnorm`, `flash_attn_d64`) on small
+    /// random inputs
     /// ([`crate::ops::fast_kernels_self_check`]), run on first call (not inside a graph
     /// capture: [`CudaDevice::warm_up`] runs it). Automatic choice uses a new kernel only where
     /// it passed; an error counts as a failure.
-    pub fn fast_kernels_checked(&self) -> (bool, bool) {
+    pub fn fast_kernels_checked(&self) -> (bool, bool, bool) {
         if let Some(v) = self.fast_verified.get() {
             return *v;
         }
         let Some(me) = self.me.get().and_then(|w| w.upgrade()) else {
-            return (false, false);
+            return (false, false, false);
         };
         let ok = crate::ops::fast_kernels_self_check(&me).unwrap_or_else(|e| {
-            eprintln!("t0-cuda: flash v2 / rmsnorm_vec self-check error: {e}");
-            (false, false)
+            eprintln!("t0-cuda: flash v2 / rmsnorm_vec / flash v3 self-check error: {e}");
+            (false, false, false)
         });
-        if !ok.0 || !ok.1 {
+        if !ok.0 || !ok.1 || !ok.2 {
             eprintln!(
-                "t0-cuda: self-check (flash_attn_d64_v2, rmsnorm_vec) = {ok:?}; the older kernels run instead of failing ones"
+                "t0-cuda: self-check (flash_attn_d64_v2, rmsnorm_vec, flash_attn_d64_v3) = {ok:?}; the older kernels run instead of failing ones"
             );
         }
         let _ = self.fast_verified.set(ok);

@@ -87,6 +87,12 @@ pub enum Kernel {
     FlashAttnD64,
     /// Flash attention, head size 64: 128 queries per block, cp.async double-buffered K/V.
     FlashAttnD64V2,
+    /// Flash attention, head size 64: as V2 with one barrier per tile, K and V
+    /// double-buffered separately and the bias table in shared memory.
+    FlashAttnD64V3,
+    /// `FlashAttnD64V3` with the next tile's QK^T software-pipelined into each tile (more
+    /// registers: one block per SM).
+    FlashAttnD64V3P,
     /// Row-wise attention (decode over a KV cache; any even head size up to 256).
     AttnRows,
     /// T5 RMS norm.
@@ -137,13 +143,15 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 29] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
         Kernel::Gemv,
         Kernel::FlashAttnD64,
         Kernel::FlashAttnD64V2,
+        Kernel::FlashAttnD64V3,
+        Kernel::FlashAttnD64V3P,
         Kernel::AttnRows,
         Kernel::RmsNorm,
         Kernel::RmsNormVec,
@@ -177,6 +185,8 @@ impl Kernel {
             }
             Kernel::FlashAttnD64
             | Kernel::FlashAttnD64V2
+            | Kernel::FlashAttnD64V3
+            | Kernel::FlashAttnD64V3P
             | Kernel::AttnRows
             | Kernel::AttnDecD64 => Module::Attention,
             Kernel::GemmWgmma
@@ -199,6 +209,8 @@ impl Kernel {
             Kernel::Gemv => "gemv_bf16",
             Kernel::FlashAttnD64 => "flash_attn_d64",
             Kernel::FlashAttnD64V2 => "flash_attn_d64_v2",
+            Kernel::FlashAttnD64V3 => "flash_attn_d64_v3",
+            Kernel::FlashAttnD64V3P => "flash_attn_d64_v3p",
             Kernel::AttnRows => "attn_rows",
             Kernel::RmsNorm => "rmsnorm",
             Kernel::RmsNormVec => "rmsnorm_vec",

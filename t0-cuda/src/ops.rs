@@ -846,26 +846,44 @@ pub struct Attention {
 /// row-wise kernel takes every other call whatever this says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashKernel {
-    /// [`FlashKernel::V2`], or [`FlashKernel::Old`] when `T0_CUDA_FLASH=old` or V2 failed
-    /// its self-check ([`CudaDevice::fast_kernels_checked`]).
+    /// [`FlashKernel::V3`] where it passed its self-check
+    /// ([`CudaDevice::fast_kernels_checked`]), else [`FlashKernel::V2`] where that passed,
+    /// else [`FlashKernel::Old`]. `T0_CUDA_FLASH=old` forces Old, `=v2` V2 (Old if V2 failed
+    /// its check), `=v3p` [`FlashKernel::V3Pipe`] (not self-checked: opt-in).
     Auto,
     /// `flash_attn_d64`: 64 queries per block, K/V tiles loaded synchronously.
     Old,
     /// `flash_attn_d64_v2`: 128 queries per block (8 warps), K/V tiles double-buffered with
     /// cp.async, exp2 softmax, masks only on tiles that need them.
     V2,
+    /// `flash_attn_d64_v3`: as V2 with one barrier per tile (K and V double-buffered
+    /// separately) and the bias table cached in shared memory.
+    V3,
+    /// `flash_attn_d64_v3p`: V3 with the next tile's QK^T software-pipelined into each tile's
+    /// softmax and PV (168 registers: one block per SM). Experimental; never chosen by Auto.
+    V3Pipe,
 }
 
 impl FlashKernel {
     fn resolve(self, dev: &CudaDevice) -> FlashKernel {
         match self {
-            FlashKernel::Auto
-                if std::env::var("T0_CUDA_FLASH").is_ok_and(|v| v == "old")
-                    || !dev.fast_kernels_checked().0 =>
-            {
-                FlashKernel::Old
+            FlashKernel::Auto => {
+                let env = std::env::var("T0_CUDA_FLASH").unwrap_or_default();
+                if env == "old" {
+                    return FlashKernel::Old;
+                }
+                if env == "v3p" {
+                    return FlashKernel::V3Pipe;
+                }
+                let (v2, _, v3) = dev.fast_kernels_checked();
+                if v3 && env != "v2" {
+                    FlashKernel::V3
+                } else if v2 {
+                    FlashKernel::V2
+                } else {
+                    FlashKernel::Old
+                }
             }
-            FlashKernel::Auto => FlashKernel::V2,
             k => k,
         }
     }
@@ -965,7 +983,7 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
     };
     let (lqi, lki) = (i32_of(lq, "lq")?, i32_of(lk, "lk")?);
     if flash_ok {
-        let v2 = flash.resolve(dev) == FlashKernel::V2;
+        let kern = flash.resolve(dev);
         let mut args = Vec::with_capacity(20);
         common_tail(&mut args);
         args.extend([
@@ -980,9 +998,14 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
             Arg::I(i32_of(at.q_offset, "q_offset")?),
             Arg::I(i32_of(at.kv_div, "kv_div")?),
         ]);
-        if v2 {
+        if kern != FlashKernel::Old {
+            let k = match kern {
+                FlashKernel::V3 => Kernel::FlashAttnD64V3,
+                FlashKernel::V3Pipe => Kernel::FlashAttnD64V3P,
+                _ => Kernel::FlashAttnD64V2,
+            };
             dev.launch(
-                Kernel::FlashAttnD64V2,
+                k,
                 (lq.div_ceil(128) as u32, heads as u32, batch as u32),
                 (256, 1, 1),
                 0,
@@ -1061,13 +1084,14 @@ pub fn set_rows_d64(on: bool) -> bool {
 
 static ROWS_D64: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
-/// Checks `flash_attn_d64_v2` against `flash_attn_d64` (two cases: 2 x 2 heads x 200 x 200
-/// with key lengths 200 / 77 and a position-indexed bias; causal 70 x 150 from offset 60 with
-/// a row-indexed bias) and `rmsnorm_vec` against `rmsnorm` (5 x 4096 and 3 x 768, bf16 and
-/// f32 out) on random inputs: (flash ok, norm ok), each true when every output is finite and
+/// Checks `flash_attn_d64_v2` and `flash_attn_d64_v3` against `flash_attn_d64` (three cases:
+/// 2 x 2 heads x 200 x 200 with key lengths 200 / 77 and a position-indexed bias; causal
+/// 70 x 150 from offset 60 with a row-indexed bias; 260 x 300, key length 290, T5's R 128 /
+/// W 257 table by position from offset 7) and `rmsnorm_vec` against `rmsnorm` (5 x 4096 and 3 x 768, bf16 and
+/// f32 out) on random inputs: (flash v2 ok, norm ok, flash v3 ok), each true when every output is finite and
 /// agrees to 1e-2 relative (1e-5 for f32 norm outputs). Used by
 /// [`CudaDevice::fast_kernels_checked`].
-pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool)> {
+pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool, bool)> {
     use crate::reference::{Rng, from_bf16_bits, rel_err, to_bf16_bits};
     let mut rng = Rng::new(0x5eed);
     let agree = |a: &[f32], b: &[f32], tol: f64| {
@@ -1079,8 +1103,8 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
         dev.upload(&b, 0, &to_bf16_bits(&rng.bf16_vec(n, 1.0)))?;
         Ok(b)
     };
-    let mut flash_ok = true;
-    // (batch, heads, lq, lk, key lengths, bias by position, causal, q_offset)
+    let (mut flash_ok, mut v3_ok) = (true, true);
+    // (batch, heads, lq, lk, key lengths, bias by position, causal, q_offset, bias R and W)
     type Case = (
         usize,
         usize,
@@ -1090,17 +1114,19 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
         bool,
         bool,
         usize,
+        (usize, usize),
     );
-    let cases: [Case; 2] = [
-        (2, 2, 200, 200, &[200, 77], true, false, 0),
-        (2, 1, 70, 150, &[], false, true, 60),
+    let cases: [Case; 3] = [
+        (2, 2, 200, 200, &[200, 77], true, false, 0, (40, 81)),
+        (2, 1, 70, 150, &[], false, true, 60, (40, 81)),
+        // T5's table (R 128, W 257): whole tiles inside the table (v3's shared-memory path).
+        (1, 2, 260, 300, &[290], true, false, 7, (128, 257)),
     ];
-    for (batch, heads, lq, lk, lens, qpos, causal, q_offset) in cases {
+    for (batch, heads, lq, lk, lens, qpos, causal, q_offset, (br, bw)) in cases {
         let inner = heads * 64;
         let q = bf16_buf(&mut rng, batch * lq * inner)?;
         let k = bf16_buf(&mut rng, batch * lk * inner)?;
         let v = bf16_buf(&mut rng, batch * lk * inner)?;
-        let (br, bw) = (40usize, 81usize);
         let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
         let tb = dev.alloc(tab.len() * 4)?;
         dev.upload(&tb, 0, &tab)?;
@@ -1110,7 +1136,7 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
         }
         let n = batch * lq * inner;
         let mut outs = Vec::new();
-        for kern in [FlashKernel::Old, FlashKernel::V2] {
+        for kern in [FlashKernel::Old, FlashKernel::V2, FlashKernel::V3] {
             let o = dev.alloc(n * 2)?;
             dev.memset(&o, 0, n * 2, 0xff)?;
             let at = Attention {
@@ -1157,6 +1183,7 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
             outs.push(from_bf16_bits(&h));
         }
         flash_ok &= agree(&outs[1], &outs[0], 1e-2);
+        v3_ok &= agree(&outs[2], &outs[0], 1e-2);
     }
     let mut norm_ok = true;
     for (rows, d) in [(5usize, 4096usize), (3, 768)] {
@@ -1194,7 +1221,7 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
             norm_ok &= agree(&outs[1], &outs[0], if bf { 1e-2 } else { 1e-5 });
         }
     }
-    Ok((flash_ok, norm_ok))
+    Ok((flash_ok, norm_ok, v3_ok))
 }
 
 /// Which RMS-norm kernel runs.

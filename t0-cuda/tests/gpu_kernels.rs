@@ -905,6 +905,9 @@ struct FlashCase {
     /// q, k, v interleaved in one `[batch][len][3][heads * 64]` buffer as the engine's fused
     /// QKV projection writes them (row stride 3 * inner); needs lq == lk and kv_div 1.
     fused: bool,
+    /// Bias table (R, W): (40, 81) by default; T5's (128, 257) puts whole key tiles inside
+    /// the table (v3's shared-memory path); W > 512 is not cached by v3.
+    bias_rw: (usize, usize),
 }
 
 /// Max |got - want| over max |want|: catches a few wrong elements the norm bound would hide.
@@ -923,9 +926,9 @@ fn max_elem_err(got: &[f32], want: &[f64]) -> f64 {
         / scale
 }
 
-/// Runs the case through `flash_attn_d64` and `flash_attn_d64_v2` (outputs poisoned first):
+/// Runs the case through `flash_attn_d64`, `_v2`, `_v3` and `_v3p` (outputs poisoned first):
 /// each vs the f64 reference (norm bound 1e-2, element bound 3e-2 of max |ref|), rows whose
-/// keys are all masked exactly zero, and v2 vs the old kernel.
+/// keys are all masked exactly zero, and each newer kernel vs the old one.
 fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
     let dh = 64usize;
     let inner = c.heads * dh;
@@ -934,7 +937,7 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
     let q = rng.bf16_vec(c.batch * c.lq * inner, 1.0);
     let k = rng.bf16_vec(kvb * c.lk * inner, 1.0);
     let v = rng.bf16_vec(kvb * c.lk * inner, 1.0);
-    let (br, bw) = (40usize, 81usize);
+    let (br, bw) = c.bias_rw;
     let tab: Vec<f32> = (0..c.heads * bw).map(|_| rng.uniform() * 2.0).collect();
     let want = r::attention(
         &q,
@@ -948,8 +951,18 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
         c.kv_div,
     );
     let label = format!(
-        "flash b{} h{} lq{} lk{} lens{:?} bias{:?} causal{} off{} div{} fused{}",
-        c.batch, c.heads, c.lq, c.lk, c.lens, c.bias, c.causal, c.q_offset, c.kv_div, c.fused
+        "flash b{} h{} lq{} lk{} lens{:?} bias{:?} R,W{:?} causal{} off{} div{} fused{}",
+        c.batch,
+        c.heads,
+        c.lq,
+        c.lk,
+        c.lens,
+        c.bias,
+        c.bias_rw,
+        c.causal,
+        c.q_offset,
+        c.kv_div,
+        c.fused
     );
     // Device operands: dense, or one fused buffer.
     let (bufs, q_st, kv_st) = if c.fused {
@@ -988,7 +1001,13 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
     let tb = up_f32(dev, &tab);
     let n = c.batch * c.lq * inner;
     let mut outs = Vec::new();
-    for kern in [FlashKernel::Old, FlashKernel::V2] {
+    let kernels = [
+        FlashKernel::Old,
+        FlashKernel::V2,
+        FlashKernel::V3,
+        FlashKernel::V3Pipe,
+    ];
+    for kern in kernels {
         let ob = poisoned(dev, n * 2);
         let at = Attention {
             batch: c.batch,
@@ -1049,7 +1068,9 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
         outs.push(got);
     }
     let old: Vec<f64> = outs[0].iter().map(|&x| x as f64).collect();
-    check(&format!("{label} v2 vs old"), &outs[1], &old, 1e-2);
+    for (got, kern) in outs.iter().zip(kernels).skip(1) {
+        check(&format!("{label} {kern:?} vs old"), got, &old, 1e-2);
+    }
 }
 
 #[test]
@@ -1057,8 +1078,8 @@ fn flash_v2_matches_f64_and_old_kernel() {
     let Some(dev) = device() else { return };
     // The run-time self-check that gates automatic use of the new kernels.
     let checked = dev.fast_kernels_checked();
-    eprintln!("self-check (flash_attn_d64_v2, rmsnorm_vec) = {checked:?}");
-    assert_eq!(checked, (true, true));
+    eprintln!("self-check (flash_attn_d64_v2, rmsnorm_vec, flash_attn_d64_v3) = {checked:?}");
+    assert_eq!(checked, (true, true, true));
     let mut rng = Rng::new(41);
     let case =
         |batch, heads, lq, lk, lens: Option<Vec<i32>>, bias, causal, q_offset, kv_div| FlashCase {
@@ -1072,6 +1093,7 @@ fn flash_v2_matches_f64_and_old_kernel() {
             q_offset,
             kv_div,
             fused: false,
+            bias_rw: (40, 81),
         };
     let mut cases = vec![
         // The G3 encoder shape (512 x 512) in the engine's fused QKV layout.
@@ -1163,6 +1185,54 @@ fn flash_v2_matches_f64_and_old_kernel() {
             1,
         ));
     }
+    // T5's bias table (R 128, W 257: whole tiles inside the table, tiles past +-R constant,
+    // tiles across the ends clamped), by position and by row, the G3 shape fused, causal
+    // from an offset, kv_div; and a table too wide for v3's shared-memory copy (W 601).
+    let t5 = |c: FlashCase| FlashCase {
+        bias_rw: (128, 257),
+        ..c
+    };
+    cases.push(FlashCase {
+        fused: true,
+        ..t5(case(
+            2,
+            2,
+            512,
+            512,
+            Some(vec![512, 301]),
+            Some(true),
+            false,
+            0,
+            1,
+        ))
+    });
+    cases.push(t5(case(
+        2,
+        2,
+        300,
+        420,
+        Some(vec![420, 77]),
+        Some(false),
+        false,
+        0,
+        1,
+    )));
+    cases.push(t5(case(2, 1, 200, 500, None, Some(true), true, 250, 1)));
+    cases.push(t5(case(
+        4,
+        2,
+        129,
+        333,
+        Some(vec![333, 5]),
+        Some(true),
+        false,
+        3,
+        2,
+    )));
+    cases.push(FlashCase {
+        bias_rw: (300, 601),
+        ..case(2, 2, 256, 640, None, Some(true), false, 0, 1)
+    });
     for c in &cases {
         run_flash_case(&dev, &mut rng, c);
     }

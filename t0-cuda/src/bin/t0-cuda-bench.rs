@@ -320,7 +320,7 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
 /// the relative difference between their outputs.
 fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
     println!(
-        "self-check (flash_attn_d64_v2, rmsnorm_vec): {:?} (automatic choice uses a kernel only if true)",
+        "self-check (flash_attn_d64_v2, rmsnorm_vec, flash_attn_d64_v3): {:?} (automatic choice uses a kernel only if true)",
         dev.fast_kernels_checked()
     );
     let (batch, heads, len) = (32usize, 64usize, 512usize);
@@ -335,7 +335,15 @@ fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
     dev.upload(&tb, 0, &tab)?;
     let lens = dev.alloc(batch * 4)?;
     dev.upload(&lens, 0, &vec![len as i32; batch])?;
+    let kerns = [
+        FlashKernel::Old,
+        FlashKernel::V2,
+        FlashKernel::V3,
+        FlashKernel::V3Pipe,
+    ];
     let outs = [
+        dev.alloc(batch * len * inner * 2)?,
+        dev.alloc(batch * len * inner * 2)?,
         dev.alloc(batch * len * inner * 2)?,
         dev.alloc(batch * len * inner * 2)?,
     ];
@@ -346,7 +354,7 @@ fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
     let flops = 4.0 * (batch * heads * len * len * 64) as f64;
     let mut line =
         format!("attention G3 T0pp {batch}x{len}, {heads} heads, d 64 (bias, key_len, fused QKV):");
-    for (o, kern) in outs.iter().zip([FlashKernel::Old, FlashKernel::V2]) {
+    for (o, kern) in outs.iter().zip(kerns) {
         let at = Attention {
             batch,
             heads,
@@ -379,8 +387,11 @@ fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
         line += &format!(" {kern:?} {ms:.3} ms = {:.0} TFLOP/s;", flops / ms / 1e9);
     }
     let n = batch * len * inner;
-    let diff = rel_diff_bf16(dev, &outs[1], &outs[0], n)?;
-    println!("{line} v2 vs old rel diff {diff:.2e}");
+    for (o, kern) in outs.iter().zip(kerns).skip(1) {
+        let diff = rel_diff_bf16(dev, o, &outs[0], n)?;
+        line += &format!(" {kern:?} vs old rel diff {diff:.2e};");
+    }
+    println!("{line}");
     drop((qkv, outs));
 
     let (rows, d) = (16384usize, 4096usize);
