@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Host-side simulation of flash_attn_d64_v3 / _v3p's tiling, buffer schedule, masking, tile
+"""Host-side simulation of flash_attn_d64_v3 / _v3p / _v3p64's tiling, buffer schedule, masking, tile
 skipping and bias paths (t0-cuda/src/kernels/attention.cu), against an f64 reference.
 
 Models, per block: the shared buffers (which tile each holds, and loads in flight between
@@ -35,12 +35,12 @@ def ref(q, k, v, klen, bias, R, W, qpos, causal, qoff):
     return out
 
 
-def block(q, k, v, Lq, Lk, klen_in, bias, R, W, qpos, causal, qoff, q0, pipe, stats):
-    """Output rows [q0, q0 + 128) of one block (rows past Lq left zero)."""
+def block(q, k, v, Lq, Lk, klen_in, bias, R, W, qpos, causal, qoff, q0, pipe, NW, stats):
+    """Output rows [q0, q0 + 16 NW) of one block (NW warps; rows past Lq left zero)."""
     klen = Lk if klen_in is None else min(Lk, klen_in)
     kmax = klen
     if causal:
-        kmax = min(kmax, qoff + q0 + 128)
+        kmax = min(kmax, qoff + q0 + 16 * NW)
     ntiles = (kmax + 63) >> 6 if kmax > 0 else 0
     kahead = 2 if pipe else 1
     # Buffers: name -> tile held; inflight: names being written until the next barrier.
@@ -77,9 +77,9 @@ def block(q, k, v, Lq, Lk, klen_in, bias, R, W, qpos, causal, qoff, q0, pipe, st
         for i in range(CAPW):
             sb[i] = bias[i] if i < W else 0.0
             sb[CAPW + i] = bias[i + 1] if i + 1 < W else 0.0
-    out = np.zeros((128, 64))
+    out = np.zeros((16 * NW, 64))
     warps = []
-    for w in range(8):
+    for w in range(NW):
         rw = q0 + w * 16
         wfirst = qoff + rw
         wlast = wfirst + 15
@@ -214,16 +214,17 @@ def main():
         k = rng.normal(size=(Lk, 64)) * 0.3
         v = rng.normal(size=(Lk, 64))
         want = ref(q, k, v, Lk if klen is None else min(Lk, klen), bias, R, W, qpos, causal, qoff)
-        for pipe in (False, True):
+        for pipe, NW in ((False, 8), (True, 8), (True, 4)):
             got = np.zeros((Lq, 64))
-            for q0 in range(0, Lq, 128):
-                ob = block(q, k, v, Lq, Lk, klen, bias, R, W, qpos, causal, qoff, q0, pipe, stats)
-                m = min(128, Lq - q0)
+            for q0 in range(0, Lq, 16 * NW):
+                ob = block(q, k, v, Lq, Lk, klen, bias, R, W, qpos, causal, qoff, q0, pipe, NW,
+                           stats)
+                m = min(16 * NW, Lq - q0)
                 got[q0:q0 + m] = ob[:m]
             err = np.abs(got - want).max()
             worst = max(worst, err)
-            assert err < 1e-9, (case, pipe, Lq, Lk, klen, causal, qoff, R, W, err)
-    print("ok: %d cases x {v3, v3p}, max abs err %.2e, tiles by bias path %s" % (n, worst, stats))
+            assert err < 1e-9, (case, pipe, NW, Lq, Lk, klen, causal, qoff, R, W, err)
+    print("ok: %d cases x {v3, v3p, v3p64}, max abs err %.2e, tiles by bias path %s" % (n, worst, stats))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ pub enum Kernel {
     /// `FlashAttnD64V3` with the next tile's QK^T software-pipelined into each tile (more
     /// registers: one block per SM).
     FlashAttnD64V3P,
+    /// `FlashAttnD64V3P` with 64 queries per block (4 warps; three blocks per SM).
+    FlashAttnD64V3P64,
     /// Row-wise attention (decode over a KV cache; any even head size up to 256).
     AttnRows,
     /// T5 RMS norm.
@@ -143,7 +145,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 32] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -152,6 +154,7 @@ impl Kernel {
         Kernel::FlashAttnD64V2,
         Kernel::FlashAttnD64V3,
         Kernel::FlashAttnD64V3P,
+        Kernel::FlashAttnD64V3P64,
         Kernel::AttnRows,
         Kernel::RmsNorm,
         Kernel::RmsNormVec,
@@ -187,6 +190,7 @@ impl Kernel {
             | Kernel::FlashAttnD64V2
             | Kernel::FlashAttnD64V3
             | Kernel::FlashAttnD64V3P
+            | Kernel::FlashAttnD64V3P64
             | Kernel::AttnRows
             | Kernel::AttnDecD64 => Module::Attention,
             Kernel::GemmWgmma
@@ -211,6 +215,7 @@ impl Kernel {
             Kernel::FlashAttnD64V2 => "flash_attn_d64_v2",
             Kernel::FlashAttnD64V3 => "flash_attn_d64_v3",
             Kernel::FlashAttnD64V3P => "flash_attn_d64_v3p",
+            Kernel::FlashAttnD64V3P64 => "flash_attn_d64_v3p64",
             Kernel::AttnRows => "attn_rows",
             Kernel::RmsNorm => "rmsnorm",
             Kernel::RmsNormVec => "rmsnorm_vec",

@@ -849,7 +849,8 @@ pub enum FlashKernel {
     /// [`FlashKernel::V3`] where it passed its self-check
     /// ([`CudaDevice::fast_kernels_checked`]), else [`FlashKernel::V2`] where that passed,
     /// else [`FlashKernel::Old`]. `T0_CUDA_FLASH=old` forces Old, `=v2` V2 (Old if V2 failed
-    /// its check), `=v3p` [`FlashKernel::V3Pipe`] (not self-checked: opt-in).
+    /// its check), `=v3p` [`FlashKernel::V3Pipe`], `=v3p64` [`FlashKernel::V3Pipe64`] (these
+    /// two are not self-checked: opt-in).
     Auto,
     /// `flash_attn_d64`: 64 queries per block, K/V tiles loaded synchronously.
     Old,
@@ -862,6 +863,9 @@ pub enum FlashKernel {
     /// `flash_attn_d64_v3p`: V3 with the next tile's QK^T software-pipelined into each tile's
     /// softmax and PV (168 registers: one block per SM). Experimental; never chosen by Auto.
     V3Pipe,
+    /// `flash_attn_d64_v3p64`: V3Pipe with 64 queries per block (4 warps, ~160 registers:
+    /// three blocks per SM). Experimental; never chosen by Auto.
+    V3Pipe64,
 }
 
 impl FlashKernel {
@@ -874,6 +878,9 @@ impl FlashKernel {
                 }
                 if env == "v3p" {
                     return FlashKernel::V3Pipe;
+                }
+                if env == "v3p64" {
+                    return FlashKernel::V3Pipe64;
                 }
                 let (v2, _, v3) = dev.fast_kernels_checked();
                 if v3 && env != "v2" {
@@ -999,15 +1006,17 @@ pub fn attention_with(dev: &CudaDevice, at: &Attention, flash: FlashKernel) -> R
             Arg::I(i32_of(at.kv_div, "kv_div")?),
         ]);
         if kern != FlashKernel::Old {
-            let k = match kern {
-                FlashKernel::V3 => Kernel::FlashAttnD64V3,
-                FlashKernel::V3Pipe => Kernel::FlashAttnD64V3P,
-                _ => Kernel::FlashAttnD64V2,
+            // (kernel, query rows and threads per block)
+            let (k, rows) = match kern {
+                FlashKernel::V3 => (Kernel::FlashAttnD64V3, 128),
+                FlashKernel::V3Pipe => (Kernel::FlashAttnD64V3P, 128),
+                FlashKernel::V3Pipe64 => (Kernel::FlashAttnD64V3P64, 64),
+                _ => (Kernel::FlashAttnD64V2, 128),
             };
             dev.launch(
                 k,
-                (lq.div_ceil(128) as u32, heads as u32, batch as u32),
-                (256, 1, 1),
+                (lq.div_ceil(rows) as u32, heads as u32, batch as u32),
+                (2 * rows as u32, 1, 1),
                 0,
                 &args,
             )

@@ -926,7 +926,7 @@ fn max_elem_err(got: &[f32], want: &[f64]) -> f64 {
         / scale
 }
 
-/// Runs the case through `flash_attn_d64`, `_v2`, `_v3` and `_v3p` (outputs poisoned first):
+/// Runs the case through `flash_attn_d64`, `_v2`, `_v3`, `_v3p`, `_v3p64` (outputs poisoned first):
 /// each vs the f64 reference (norm bound 1e-2, element bound 3e-2 of max |ref|), rows whose
 /// keys are all masked exactly zero, and each newer kernel vs the old one.
 fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
@@ -1006,6 +1006,7 @@ fn run_flash_case(dev: &Arc<CudaDevice>, rng: &mut Rng, c: &FlashCase) {
         FlashKernel::V2,
         FlashKernel::V3,
         FlashKernel::V3Pipe,
+        FlashKernel::V3Pipe64,
     ];
     for kern in kernels {
         let ob = poisoned(dev, n * 2);

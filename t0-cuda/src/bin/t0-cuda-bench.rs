@@ -340,8 +340,10 @@ fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
         FlashKernel::V2,
         FlashKernel::V3,
         FlashKernel::V3Pipe,
+        FlashKernel::V3Pipe64,
     ];
     let outs = [
+        dev.alloc(batch * len * inner * 2)?,
         dev.alloc(batch * len * inner * 2)?,
         dev.alloc(batch * len * inner * 2)?,
         dev.alloc(batch * len * inner * 2)?,

@@ -452,13 +452,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 // grid (ceil(Lq/128), heads, batch), 256 threads, 36864 + 4096 bytes of static shared memory.
 #define FA3_CAPW 512
 
-// Queues rows [j0, j0 + 64) of G (row stride rs) into the tile s (row stride FA_S); rows at or past
-// L are zero filled (no global read). 256 threads, two 16-byte chunks each.
+// Queues rows [j0, j0 + 64) of G (row stride rs) into the tile s (row stride FA_S); rows at
+// or past L are zero filled (no global read). NT threads, 512 / NT 16-byte chunks each.
+template <int NT>
 __device__ __forceinline__ void fa3_load(u16* s, const u16* G, long long rs, int j0, int L,
                                          int tid) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int c = tid + i * 256;
+    for (int i = 0; i < 512 / NT; ++i) {
+        const int c = tid + i * NT;
         const int r = c >> 3, ch = c & 7;
         const bool in = j0 + r < L;
         cp_async16(s + r * FA_S + ch * 8, G + (in ? (long long)(j0 + r) * rs + ch * 8 : 0),
@@ -466,11 +467,12 @@ __device__ __forceinline__ void fa3_load(u16* s, const u16* G, long long rs, int
     }
 }
 // fa3_load for a K and a V tile of the same rows (one address computation).
+template <int NT>
 __device__ __forceinline__ void fa3_load_kv(u16* sK, u16* sV, const u16* Kb, const u16* Vb,
                                             long long rs, int j0, int L, int tid) {
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int c = tid + i * 256;
+    for (int i = 0; i < 512 / NT; ++i) {
+        const int c = tid + i * NT;
         const int r = c >> 3, ch = c & 7;
         const bool in = j0 + r < L;
         const long long off = in ? (long long)(j0 + r) * rs + ch * 8 : 0;
@@ -674,7 +676,7 @@ __device__ __forceinline__ void fa3_tile(float (&s)[8][4], float (&o)[8][4], flo
 // The kernel body; PIPE: Q.K^T of tile it + 1 inside tile it's softmax and P.V (needs ~165
 // registers: one block per SM), else Q.K^T of tile it at the start of its iteration (v2's
 // order, 128 registers, two blocks per SM).
-template <bool PIPE>
+template <bool PIPE, int NW>
 __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_bs, long long q_rs,
                                          const u16* __restrict__ Kp, const u16* __restrict__ Vp,
                                          long long kv_bs, long long kv_rs, u16* __restrict__ O,
@@ -690,7 +692,8 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
     const u16* Qb = Q + b * q_bs + h * 64;
     const u16* Kb = Kp + kvb * kv_bs + h * 64;
     const u16* Vb = Vp + kvb * kv_bs + h * 64;
-    const int q0 = qb * 128;
+    const int NT = NW * 32, QR = NW * 16;  // threads, query rows per block
+    const int q0 = qb * QR;
     u16* sK0 = sm;
     u16* sV0 = sm + 2 * FA_TILE;
     // K tile loaded in iteration it: it + KAHEAD (V tile: it + 1).
@@ -699,26 +702,26 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
     int klen = Lk;
     if (key_len) klen = min(klen, key_len[kvb]);
     int kmax = klen;
-    if (causal) kmax = min(kmax, q_offset + q0 + 128);
+    if (causal) kmax = min(kmax, q_offset + q0 + QR);
     const int ntiles = kmax > 0 ? (kmax + 63) >> 6 : 0;
 
-    // Q (128 rows) into the V buffers; K tile 0 (and 1 with PIPE).
+    // Q (QR rows) into the V buffers; K tile 0 (and 1 with PIPE).
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const int c = tid + i * 256;
+    for (int i = 0; i < QR * 8 / NT; ++i) {
+        const int c = tid + i * NT;
         const int r = c >> 3, ch = c & 7;
         const bool in = q0 + r < Lq;
         cp_async16(sV0 + r * FA_S + ch * 8,
                    Qb + (in ? (long long)(q0 + r) * q_rs + ch * 8 : 0), in ? 16 : 0);
     }
     cp_async_commit();
-    if (ntiles > 0) fa3_load(sK0, Kb, kv_rs, 0, Lk, tid);
-    if (PIPE && ntiles > 1) fa3_load(sK0 + FA_TILE, Kb, kv_rs, 64, Lk, tid);
+    if (ntiles > 0) fa3_load<NT>(sK0, Kb, kv_rs, 0, Lk, tid);
+    if (PIPE && ntiles > 1) fa3_load<NT>(sK0 + FA_TILE, Kb, kv_rs, 64, Lk, tid);
     cp_async_commit();
     const float* brow = bias ? bias + (long long)h * bias_W : 0;
     const bool sbias = brow && bias_W <= FA3_CAPW;
     if (sbias) {
-        for (int i = tid; i < FA3_CAPW; i += 256) {
+        for (int i = tid; i < FA3_CAPW; i += NT) {
             sb[i] = i < bias_W ? brow[i] : 0.0f;
             sb[FA3_CAPW + i] = i + 1 < bias_W ? brow[i + 1] : 0.0f;
         }
@@ -732,7 +735,7 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
         for (int kc = 0; kc < 4; ++kc) ldsm_x4(qf[kc], qrow + kc * 16);
     }
     __syncthreads();  // the V buffers are free
-    if (ntiles > 0) fa3_load(sV0, Vb, kv_rs, 0, Lk, tid);
+    if (ntiles > 0) fa3_load<NT>(sV0, Vb, kv_rs, 0, Lk, tid);
     cp_async_commit();
 
     const int rw = q0 + warp * 16;  // this warp's first row
@@ -767,14 +770,14 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
         // it - 1 or before), the V buffer tile it - 1 (P.V in iteration it - 1).
         if (!PIPE) {
             if (it + 1 < ntiles)
-                fa3_load_kv(sK0 + ((it + 1) & 1) * FA_TILE, sV0 + ((it + 1) & 1) * FA_TILE, Kb, Vb,
+                fa3_load_kv<NT>(sK0 + ((it + 1) & 1) * FA_TILE, sV0 + ((it + 1) & 1) * FA_TILE, Kb, Vb,
                             kv_rs, (it + 1) * 64, Lk, tid);
         } else {
             if (it + KAHEAD < ntiles)
-                fa3_load(sK0 + ((it + KAHEAD) & 1) * FA_TILE, Kb, kv_rs, (it + KAHEAD) * 64, Lk,
+                fa3_load<NT>(sK0 + ((it + KAHEAD) & 1) * FA_TILE, Kb, kv_rs, (it + KAHEAD) * 64, Lk,
                          tid);
             if (it + 1 < ntiles)
-                fa3_load(sV0 + ((it + 1) & 1) * FA_TILE, Vb, kv_rs, (it + 1) * 64, Lk, tid);
+                fa3_load<NT>(sV0 + ((it + 1) & 1) * FA_TILE, Vb, kv_rs, (it + 1) * 64, Lk, tid);
         }
         cp_async_commit();
         const u16* sV = sV0 + (it & 1) * FA_TILE;
@@ -810,7 +813,7 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
     }
 }
 
-// The v3 entry point: grid (ceil(Lq/128), heads, batch), 256 threads.
+// The v3 entry points: grid (ceil(Lq / (16 * warps)), heads, batch), 32 * warps threads.
 extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v3(
     const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
     const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
@@ -822,7 +825,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v3(
     // buffers first stage the 128 Q rows. sb: the bias table, then the table shifted by one.
     __shared__ __align__(16) u16 sm[4 * FA_TILE];
     __shared__ __align__(16) float sb[2 * FA3_CAPW];
-    fa3_body<false>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
+    fa3_body<false, 8>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
                     bias_R, bias_W, bias_qpos, causal, q_offset, kv_div, sm, sb);
 }
 
@@ -837,8 +840,24 @@ extern "C" __global__ void __launch_bounds__(256, 1) flash_attn_d64_v3p(
     pdl_prologue();
     __shared__ __align__(16) u16 sm[4 * FA_TILE];
     __shared__ __align__(16) float sb[2 * FA3_CAPW];
-    fa3_body<true>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
+    fa3_body<true, 8>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
                    bias_R, bias_W, bias_qpos, causal, q_offset, kv_div, sm, sb);
+}
+
+// v3p with 64 queries per block (4 warps): three blocks per SM fit its registers (12 warps
+// per SM against v3p's 8), at twice the K/V traffic per query. Grid (ceil(Lq/64), heads,
+// batch), 128 threads.
+extern "C" __global__ void __launch_bounds__(128, 3) flash_attn_d64_v3p64(
+    const u16* __restrict__ Q, long long q_bs, long long q_rs, const u16* __restrict__ Kp,
+    const u16* __restrict__ Vp, long long kv_bs, long long kv_rs, u16* __restrict__ O,
+    long long o_bs, long long o_rs, int Lq, int Lk, const int* __restrict__ key_len,
+    const float* __restrict__ bias, int bias_R, int bias_W, int bias_qpos, int causal,
+    int q_offset, int kv_div) {
+    pdl_prologue();
+    __shared__ __align__(16) u16 sm[4 * FA_TILE];
+    __shared__ __align__(16) float sb[2 * FA3_CAPW];
+    fa3_body<true, 4>(Q, q_bs, q_rs, Kp, Vp, kv_bs, kv_rs, O, o_bs, o_rs, Lq, Lk, key_len, bias,
+                      bias_R, bias_W, bias_qpos, causal, q_offset, kv_div, sm, sb);
 }
 
 // One block (256 threads) per (head, query row): any head size up to 256 (odd sizes or
