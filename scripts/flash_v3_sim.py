@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 CAPW = 512
+PAD = 80
 
 
 def ref(q, k, v, klen, bias, R, W, qpos, causal, qoff):
@@ -72,11 +73,11 @@ def block(q, k, v, Lq, Lk, klen_in, bias, R, W, qpos, causal, qoff, q0, pipe, NW
     if ntiles > 0:
         load("V0", 0)
     sb = None
-    if bias is not None and W <= CAPW:
+    if bias is not None:
         sb = np.zeros(2 * CAPW)
         for i in range(CAPW):
-            sb[i] = bias[i] if i < W else 0.0
-            sb[CAPW + i] = bias[i + 1] if i + 1 < W else 0.0
+            sb[i] = bias[min(max(i - PAD, 0), W - 1)]
+            sb[CAPW + i] = bias[min(max(i + 1 - PAD, 0), W - 1)]
     out = np.zeros((16 * NW, 64))
     warps = []
     for w in range(NW):
@@ -149,14 +150,26 @@ def tile(wd, q, k, v, Lq, Lk, klen, bias, R, W, qpos, causal, qoff, sb, j0, stat
             for t in range(4):
                 bb0 = j0 + 2 * t + br0
                 lo_hi.append((bb0 - 8, bb0 + 57, br0, g, t))
-        sbw = W if sb is not None else 0
-        if all(lo >= 0 and hi < sbw for lo, hi, _, _, _ in lo_hi):
+        if all(hi <= 0 or lo >= W - 1 for lo, hi, _, _, _ in lo_hi):
+            stats["const"] += 1
+            for lo, hi, br0, g, t in lo_hi:
+                bv = bias[0 if hi <= 0 else W - 1]
+                for nt in range(8):
+                    c = nt * 8 + 2 * t
+                    s[[g, g, g + 8, g + 8], [c, c + 1, c, c + 1]] += bv
+        elif all(lo >= -PAD and hi < CAPW - PAD for lo, hi, _, _, _ in lo_hi):
             stats["table"] += 1
             for lo, hi, br0, g, t in lo_hi:
                 bb0 = lo + 8
                 base = (CAPW - 1) if (br0 & 1) else 0
-                assert ((base + bb0) & 1) == 0  # 8-byte aligned pair
-                pair = lambda kk: (sb[base + bb0 + 8 * kk], sb[base + bb0 + 8 * kk + 1])
+                x = base + bb0 + PAD
+                assert (x & 1) == 0  # 8-byte aligned pair
+
+                def pair(kk):
+                    i0 = x + 8 * kk
+                    assert 0 <= i0 and i0 + 1 < 2 * CAPW
+                    assert (br0 & 1) or i0 + 1 < CAPW  # even: the unshifted copy only
+                    return sb[i0], sb[i0 + 1]
                 for nt in range(8):
                     c = nt * 8 + 2 * t
                     a = pair(nt)
@@ -165,15 +178,9 @@ def tile(wd, q, k, v, Lq, Lk, klen, bias, R, W, qpos, causal, qoff, sb, j0, stat
                     s[g, c + 1] += a[1]
                     s[g + 8, c] += b_[0]
                     s[g + 8, c + 1] += b_[1]
-        elif all(hi <= 0 or lo >= W - 1 for lo, hi, _, _, _ in lo_hi):
-            stats["const"] += 1
-            for lo, hi, br0, g, t in lo_hi:
-                bv = bias[0 if hi <= 0 else W - 1]
-                for nt in range(8):
-                    c = nt * 8 + 2 * t
-                    s[[g, g, g + 8, g + 8], [c, c + 1, c, c + 1]] += bv
         else:
             stats["clamp"] += 1
+            assert W > 2 * 128 + 1, "T5-sized tables never take the clamp path"
             for lo, hi, br0, g, t in lo_hi:
                 for nt in range(8):
                     for e in range(4):
@@ -207,7 +214,8 @@ def main():
         klen = [None, 0, 1, int(rng.integers(0, Lk + 1)), -3][int(rng.integers(0, 5))]
         causal = bool(rng.integers(0, 2))
         qoff = int(rng.choice([0, 0, 13, 100, 170]))
-        R, W = [(128, 257), (8, 17), (300, 601), (2, 3), (40, 600)][int(rng.integers(0, 5))]
+        R, W = [(128, 257), (8, 17), (300, 601), (2, 3), (40, 600), (40, 81), (64, 129),
+                (200, 401)][int(rng.integers(0, 8))]
         bias = rng.normal(size=W) * 2 if rng.integers(0, 4) else None
         qpos = bool(rng.integers(0, 2))
         q = rng.normal(size=(Lq, 64)) * 0.3

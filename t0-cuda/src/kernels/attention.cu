@@ -446,11 +446,17 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 // - Q.K^T of tile it+1 is issued in the same basic block as the exponentials and P.V of tile
 //   it (software pipelining inside the warp: the tensor pipe has independent work while the
 //   special-function unit computes exp2);
-// - the bias table (W <= FA3_CAPW) cached in shared memory twice (at offset 0 and shifted by
-//   one entry), so a whole in-table tile reads 9 aligned float2 per thread (rows r0 and r0 + 8
-//   share 8 of their pairs) instead of 32 global loads.
+// - the bias table cached in shared memory with its clamping built in: entry i of the cache
+//   is table[clamp(i - FA3_PAD, 0, W - 1)] for i < FA3_CAPW, stored twice (at offset 0 and
+//   shifted by one entry), so a tile whose indices all fall in [-FA3_PAD, FA3_CAPW - FA3_PAD)
+//   reads 9 aligned float2 per thread (rows r0 and r0 + 8 share 8 of their pairs) instead of
+//   v2's 32 loads (and no clamping). Tiles where every index is past one end still take one
+//   value; the per-element clamp from global memory remains only for W > ~350 (T5's tables,
+//   W = 2 max_distance + 1 = 257, never need it: with FA3_PAD >= 79 a tile that is not
+//   wholly past one end lies inside the cache).
 // grid (ceil(Lq/128), heads, batch), 256 threads, 36864 + 4096 bytes of static shared memory.
 #define FA3_CAPW 512
+#define FA3_PAD 80  // even: entry parity = index parity
 
 // Queues rows [j0, j0 + 64) of G (row stride rs) into the tile s (row stride FA_S); rows at
 // or past L are zero filled (no global read). NT threads, 512 / NT 16-byte chunks each.
@@ -551,7 +557,7 @@ template <bool NEXT>
 __device__ __forceinline__ void fa3_tile(float (&s)[8][4], float (&o)[8][4], float& m0, float& m1,
                                          float& l0, float& l1, const u32 (&qf)[4][4],
                                          const u16* sKn, const u16* sV, const float* sb,
-                                         const float* brow, int sbw, int bias_W, int j0,
+                                         const float* brow, int bias_W, int j0,
                                          int klen, int causal, int br0, int wfirst, int lane) {
     const int t = lane & 3;
     const int p0 = wfirst + (lane >> 2), p1 = p0 + 8;
@@ -561,14 +567,21 @@ __device__ __forceinline__ void fa3_tile(float (&s)[8][4], float (&o)[8][4], flo
         // all within [bb0 - 8, bb0 + 57]. Warp-uniform paths as in v2.
         const int bb0 = j0 + t * 2 + br0;
         const int lo = bb0 - 8, hi = bb0 + 57;
-        if (__all_sync(0xffffffffu, lo >= 0 && hi < sbw)) {
-            // Pair k = (bias[bb0 + 8k], bias[bb0 + 8k + 1]): row r0 of n-tile nt takes pair
-            // nt, row r1 takes pair nt - 1. sBp + bb0 is 8-byte aligned (the shifted copy
-            // when bb0 is odd).
-            // Shared address of entry bb0 in the table, or in the shifted copy (less one
-            // entry) for odd bb0 (the parity of br0): 8-byte aligned either way.
+        if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
+            // Per thread one value (the warp may straddle both ends only when W is small;
+            // each thread's own range is on one side).
+            const float bv = __ldg(brow + (hi <= 0 ? 0 : bias_W - 1));
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nt][e] += bv;
+        } else if (__all_sync(0xffffffffu, lo >= -FA3_PAD && hi < FA3_CAPW - FA3_PAD)) {
+            // Pair k = (bias'[bb0 + 8k], bias'[bb0 + 8k + 1]) of the clamped table: row r0 of
+            // n-tile nt takes pair nt, row r1 takes pair nt - 1. Cache entry bb0 + FA3_PAD,
+            // in the shifted copy (less one entry) for odd bb0 (the parity of br0): 8-byte
+            // aligned either way.
             const u32 pb = (u32)__cvta_generic_to_shared(sb) +
-                           ((br0 & 1) ? (FA3_CAPW - 1) * 4 : 0) + bb0 * 4;
+                           ((br0 & 1) ? (FA3_CAPW - 1) * 4 : 0) + (bb0 + FA3_PAD) * 4;
             float2 prev = fa3_lds2(pb - 32);
 #pragma unroll
             for (int nt = 0; nt < 8; ++nt) {
@@ -579,12 +592,6 @@ __device__ __forceinline__ void fa3_tile(float (&s)[8][4], float (&o)[8][4], flo
                 s[nt][3] += prev.y;
                 prev = cur;
             }
-        } else if (__all_sync(0xffffffffu, hi <= 0 || lo >= bias_W - 1)) {
-            const float bv = __ldg(brow + (hi <= 0 ? 0 : bias_W - 1));
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nt][e] += bv;
         } else {
 #pragma unroll
             for (int nt = 0; nt < 8; ++nt) {
@@ -719,11 +726,13 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
     if (PIPE && ntiles > 1) fa3_load<NT>(sK0 + FA_TILE, Kb, kv_rs, 64, Lk, tid);
     cp_async_commit();
     const float* brow = bias ? bias + (long long)h * bias_W : 0;
-    const bool sbias = brow && bias_W <= FA3_CAPW;
-    if (sbias) {
+    if (brow) {
+        // Cache entry i = table[clamp(i - FA3_PAD, 0, W - 1)]; the copy shifted by one.
         for (int i = tid; i < FA3_CAPW; i += NT) {
-            sb[i] = i < bias_W ? brow[i] : 0.0f;
-            sb[FA3_CAPW + i] = i + 1 < bias_W ? brow[i + 1] : 0.0f;
+            const int a = min(max(i - FA3_PAD, 0), bias_W - 1);
+            const int c = min(max(i + 1 - FA3_PAD, 0), bias_W - 1);
+            sb[i] = brow[a];
+            sb[FA3_CAPW + i] = brow[c];
         }
     }
     cp_async_wait<1>();  // Q has landed (this thread's part)
@@ -747,8 +756,6 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
     const int r0 = rw + g;
     const int p0 = q_offset + r0;
     const int br0 = bias_R - (bias_qpos ? p0 : r0);
-    // Width of the table in shared memory (0: not cached, never the in-table path).
-    const int sbw = sbias ? bias_W : 0;
 
     float o[8][4];
 #pragma unroll
@@ -784,14 +791,14 @@ __device__ __forceinline__ void fa3_body(const u16* __restrict__ Q, long long q_
         if (PIPE) {
             const u16* sKn = sK0 + ((it + 1) & 1) * FA_TILE;
             if (it + 1 < nw)
-                fa3_tile<true>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, sbw, bias_W,
+                fa3_tile<true>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, bias_W,
                                it * 64, klen, causal, br0, wfirst, lane);
             else if (it < nw)
-                fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, sbw, bias_W,
+                fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sKn, sV, sb, brow, bias_W,
                                 it * 64, klen, causal, br0, wfirst, lane);
         } else if (it < nw) {
             fa3_qk(s, qf, sK0 + (it & 1) * FA_TILE, lane);
-            fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sK0, sV, sb, brow, sbw, bias_W, it * 64,
+            fa3_tile<false>(s, o, m0, m1, l0, l1, qf, sK0, sV, sb, brow, bias_W, it * 64,
                             klen, causal, br0, wfirst, lane);
         }
     }
