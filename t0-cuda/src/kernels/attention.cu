@@ -435,17 +435,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flash attention for head size 64, third version (`flash_attn_d64_v3`): the contract of
-// `flash_attn_d64` / `_v2` (arguments, masks, bias, kv_div, zeros for fully masked rows).
-// Same work split as v2 (128 queries per block, 8 warps x 16 rows, 64-key tiles, Q fragments
-// in registers, exp2 softmax, P straight from the accumulators as the A operand of P.V), with:
+// Flash attention for head size 64, third version (`flash_attn_d64_v3`, and the experimental
+// `_v3p` / `_v3p64`): the contract of `flash_attn_d64` / `_v2` (arguments, masks, bias,
+// kv_div, zeros for fully masked rows). Same work split as v2 (8 warps x 16 rows = 128
+// queries per block, 64-key tiles, Q fragments in registers, exp2 softmax, P straight from
+// the accumulators as the A operand of P.V), with:
 // - K and V double-buffered separately (rows padded to 72 as in v2), so ONE __syncthreads
-//   per tile (v2: two). At the top of iteration `it` every
-//   warp has finished P.V of tile it-1 and Q.K^T of tile it, so K tile it+2 and V tile it+1
-//   load into those buffers while the warps compute;
-// - Q.K^T of tile it+1 is issued in the same basic block as the exponentials and P.V of tile
-//   it (software pipelining inside the warp: the tensor pipe has independent work while the
-//   special-function unit computes exp2);
+//   per tile (v2: two): at the top of iteration `it` every warp has finished tile it-1, so
+//   K and V tile it+1 load into the buffers of tile it-1 while tile it is computed;
 // - the bias table cached in shared memory with its clamping built in: entry i of the cache
 //   is table[clamp(i - FA3_PAD, 0, W - 1)] for i < FA3_CAPW, stored twice (at offset 0 and
 //   shifted by one entry), so a tile whose indices all fall in [-FA3_PAD, FA3_CAPW - FA3_PAD)
@@ -454,7 +451,13 @@ extern "C" __global__ void __launch_bounds__(256, 2) flash_attn_d64_v2(
 //   value; the per-element clamp from global memory remains only for W > ~350 (T5's tables,
 //   W = 2 max_distance + 1 = 257, never need it: with FA3_PAD >= 79 a tile that is not
 //   wholly past one end lies inside the cache).
-// grid (ceil(Lq/128), heads, batch), 256 threads, 36864 + 4096 bytes of static shared memory.
+// v3p / v3p64 (PIPE) also issue Q.K^T of tile it+1 in the same basic block as the
+// exponentials and P.V of tile it (software pipelining inside the warp: the tensor pipe has
+// independent work while the special-function unit computes exp2); K then loads two tiles
+// ahead (K it+2, V it+1). ~165 registers: v3p one 256-thread block per SM, v3p64 (4 warps,
+// 64 queries) three 128-thread blocks.
+// grid (ceil(Lq / (16 * warps)), heads, batch), 32 * warps threads, 36864 + 4096 bytes of
+// static shared memory.
 #define FA3_CAPW 512
 #define FA3_PAD 80  // even: entry parity = index parity
 
