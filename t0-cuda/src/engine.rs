@@ -873,6 +873,10 @@ pub struct DecodeState {
     pdl: bool,
     /// Fold each RMS norm into the batch-1 GEMV that follows it.
     fused_norm: bool,
+    /// Run each attention inside the GEMV that makes its q (k, v) ([`ops::gemv_rms_attn`]).
+    fused_attn: bool,
+    /// Per layer, self then cross: `heads` completion counters of the fused kernel.
+    counters: DevBuf,
 }
 
 impl DecodeState {
@@ -915,6 +919,14 @@ impl DecodeState {
             graph: None,
             pdl: dev.pdl_supported(),
             fused_norm: b == 1 && !std::env::var("T0_CUDA_GEMV_RMS").is_ok_and(|v| v == "0"),
+            fused_attn: b == 1
+                && m.cfg.d_kv == 64
+                && !std::env::var("T0_CUDA_GEMV_ATTN").is_ok_and(|v| v == "0"),
+            counters: {
+                let c = dev.alloc(m.dec.len().max(1) * 2 * m.cfg.num_heads * 4)?;
+                dev.memset(&c, 0, c.bytes(), 0)?;
+                c
+            },
         })
         .and_then(|st| {
             st.reset(m)?;
@@ -944,9 +956,94 @@ impl DecodeState {
         self.fused_norm = on;
     }
 
+    /// Whether each attention runs inside the GEMV that makes its query
+    /// ([`ops::gemv_rms_attn`]; default for batch 1 and head size 64 unless
+    /// `T0_CUDA_GEMV_ATTN=0`; needs the folded norm). Changing it drops a captured graph.
+    pub fn set_fused_attn(&mut self, on: bool) {
+        if on != self.fused_attn {
+            self.graph = None;
+        }
+        self.fused_attn = on && self.batch == 1;
+    }
+
     /// (PDL, fused norm) as this state runs them.
     pub fn options(&self) -> (bool, bool) {
         (self.pdl, self.fused_norm)
+    }
+
+    /// Whether the attention-in-GEMV path is on (see [`DecodeState::set_fused_attn`]).
+    pub fn fused_attn(&self) -> bool {
+        self.fused_attn && self.fused_norm
+    }
+
+    /// The fused GEMV + attention when on and the shapes allow; `Ok(false)` when the caller
+    /// must run the two-kernel path.
+    #[allow(clippy::too_many_arguments)]
+    fn try_fused_attn(
+        &self,
+        m: &CudaT5,
+        l: usize,
+        g: &DevBuf,
+        w: &DevBuf,
+        out: DevView,
+        self_attn: bool,
+        enc: &Encoded,
+    ) -> Result<bool> {
+        if !self.fused_attn() || m.cfg.d_kv != 64 {
+            return Ok(false);
+        }
+        let (heads, inner) = (m.cfg.num_heads, m.inner);
+        let d = m.cfg.d_model;
+        if !ops::gemv_rms_fits(self.x.view(), g.view(), w.view(), d, d) {
+            return Ok(false);
+        }
+        let slot = (2 * l + usize::from(!self_attn)) * heads * 4;
+        let at = if self_attn {
+            ops::HeadAttention {
+                self_attn: true,
+                k: self.kc[l].view(),
+                v: self.vc[l].view(),
+                kv_row: inner,
+                lk: self.cap,
+                pos: self.pos.view(),
+                key_len: DevView::NULL,
+                bias: m.dec_bias.view(),
+                bias_r: m.bias_r,
+                bias_w: 2 * m.bias_r + 1,
+                counters: self.counters.slice(slot, heads * 4)?,
+                att: self.att.view(),
+            }
+        } else {
+            let kv = &enc.cross[l];
+            ops::HeadAttention {
+                self_attn: false,
+                k: kv.view(),
+                v: kv.view().from(inner * 2)?,
+                kv_row: 2 * inner,
+                lk: enc.len,
+                pos: DevView::NULL,
+                key_len: enc.lens_dev.view(),
+                bias: DevView::NULL,
+                bias_r: 0,
+                bias_w: 1,
+                counters: self.counters.slice(slot, heads * 4)?,
+                att: self.att.view(),
+            }
+        };
+        match ops::gemv_rms_attn(
+            &m.dev,
+            self.x.view(),
+            g.view(),
+            w.view(),
+            out,
+            (heads, d),
+            m.cfg.layer_norm_epsilon,
+            &at,
+        ) {
+            Ok(()) => Ok(true),
+            Err(CudaError::Shape(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `out = W · rmsnorm(x)`: one kernel where [`DecodeState::set_fused_norm`] allows and
@@ -1008,13 +1105,7 @@ impl DecodeState {
     pub fn step(&self, m: &CudaT5, enc: &Encoded) -> Result<()> {
         let dev = &m.dev;
         let b = self.batch;
-        let (d, inner, v, heads, dh) = (
-            m.cfg.d_model,
-            m.inner,
-            m.cfg.vocab_size,
-            m.cfg.num_heads,
-            m.cfg.d_kv,
-        );
+        let (d, inner, v) = (m.cfg.d_model, m.inner, m.cfg.vocab_size);
         let (fepi, fn_) = m.ffn_epi();
         ops::embed(
             dev,
@@ -1024,6 +1115,73 @@ impl DecodeState {
             (b, d, v),
         )?;
         for (l, ly) in m.dec.iter().enumerate() {
+            if !self.try_fused_attn(m, l, &ly.ln1, &ly.qkv, self.qkv.view(), true, enc)? {
+                self.self_attention_two_kernels(m, l, ly)?;
+            }
+            m.gemm(
+                self.att.view(),
+                &ly.o,
+                self.x.view(),
+                (b, d, inner),
+                Epilogue::AddF32,
+            )?;
+            if !self.try_fused_attn(m, l, &ly.ln2, &ly.q_x, self.q.view(), false, enc)? {
+                self.normed_gemm(
+                    m,
+                    &ly.ln2,
+                    &ly.q_x,
+                    self.q.view(),
+                    (inner, d),
+                    Epilogue::Bf16,
+                )?;
+                m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
+            }
+            m.gemm(
+                self.att.view(),
+                &ly.o_x,
+                self.x.view(),
+                (b, d, inner),
+                Epilogue::AddF32,
+            )?;
+            self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
+            m.gemm(
+                self.ff.view(),
+                &ly.wo,
+                self.x.view(),
+                (b, d, m.cfg.d_ff),
+                Epilogue::AddF32,
+            )?;
+        }
+        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
+        self.normed_gemm(
+            m,
+            &m.dec_norm,
+            head,
+            self.logits.view(),
+            (v, d),
+            Epilogue::F32,
+        )?;
+        ops::argmax_step(
+            dev,
+            self.logits.view(),
+            (b, v),
+            self.tok.view(),
+            Some((self.hist.view(), self.cap, self.pos.view())),
+            self.done.as_ref().map_or(DevView::NULL, |x| x.view()),
+            m.cfg.eos_token_id,
+            m.cfg.pad_token_id,
+            None,
+        )?;
+        ops::advance_pos(dev, self.pos.view())
+    }
+
+    /// The self-attention block's first half as two kernels: the (normed) qkv GEMM, then
+    /// attention over the cache with the new key and value appended.
+    fn self_attention_two_kernels(&self, m: &CudaT5, l: usize, ly: &DecLayer) -> Result<()> {
+        let dev = &m.dev;
+        let b = self.batch;
+        let (d, inner, heads, dh) = (m.cfg.d_model, m.inner, m.cfg.num_heads, m.cfg.d_kv);
+        {
             self.normed_gemm(
                 m,
                 &ly.ln1,
@@ -1068,59 +1226,8 @@ impl DecodeState {
                 force_rows: false,
             };
             ops::attention(dev, &at)?;
-            m.gemm(
-                self.att.view(),
-                &ly.o,
-                self.x.view(),
-                (b, d, inner),
-                Epilogue::AddF32,
-            )?;
-            self.normed_gemm(
-                m,
-                &ly.ln2,
-                &ly.q_x,
-                self.q.view(),
-                (inner, d),
-                Epilogue::Bf16,
-            )?;
-            m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
-            m.gemm(
-                self.att.view(),
-                &ly.o_x,
-                self.x.view(),
-                (b, d, inner),
-                Epilogue::AddF32,
-            )?;
-            self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
-            m.gemm(
-                self.ff.view(),
-                &ly.wo,
-                self.x.view(),
-                (b, d, m.cfg.d_ff),
-                Epilogue::AddF32,
-            )?;
         }
-        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
-        self.normed_gemm(
-            m,
-            &m.dec_norm,
-            head,
-            self.logits.view(),
-            (v, d),
-            Epilogue::F32,
-        )?;
-        ops::argmax_step(
-            dev,
-            self.logits.view(),
-            (b, v),
-            self.tok.view(),
-            Some((self.hist.view(), self.cap, self.pos.view())),
-            self.done.as_ref().map_or(DevView::NULL, |x| x.view()),
-            m.cfg.eos_token_id,
-            m.cfg.pad_token_id,
-            None,
-        )?;
-        ops::advance_pos(dev, self.pos.view())
+        Ok(())
     }
 
     /// Runs `steps` decode steps (graph replays when `graph`), stopping early once every

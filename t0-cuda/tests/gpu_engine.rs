@@ -214,28 +214,38 @@ fn decode_options_pdl_and_folded_norm_agree() {
             let enc = eng.encode(&inp, true).unwrap();
             let mut toks = Vec::new();
             let mut first = Vec::new();
-            for (pdl, fused) in [(false, false), (true, false), (false, true), (true, true)] {
+            // (PDL, folded norm, attention inside the GEMV)
+            for (pdl, fused, fattn) in [
+                (false, false, false),
+                (true, false, false),
+                (false, true, false),
+                (true, true, false),
+                (false, true, true),
+                (true, true, true),
+            ] {
                 for graph in [true, false] {
                     let mut s = DecodeState::new(&eng, &enc, max_new, true).unwrap();
                     s.set_pdl(&dev, pdl);
                     s.set_fused_norm(fused);
+                    s.set_fused_attn(fattn);
                     assert_eq!(s.options(), (pdl && dev.pdl_supported(), fused));
+                    assert_eq!(s.fused_attn(), fattn);
                     s.run(&eng, &enc, 1, graph).unwrap();
                     let lg = s.logits(&eng).unwrap();
                     assert!(
                         lg.iter().all(|v| v.is_finite()),
                         "{name}: logits not finite"
                     );
-                    first.push(((pdl, fused, graph), lg));
+                    first.push(((pdl, fused, fattn, graph), lg));
                     s.reset(&eng).unwrap();
                     s.run(&eng, &enc, max_new, graph).unwrap();
-                    toks.push(((pdl, fused, graph), s.tokens(&eng, true).unwrap()));
+                    toks.push(((pdl, fused, fattn, graph), s.tokens(&eng, true).unwrap()));
                     runs += 1;
                 }
             }
-            // PDL and graph replay change no bit, for either norm path.
-            for fused in [false, true] {
-                let same: Vec<_> = first.iter().filter(|(o, _)| o.1 == fused).collect();
+            // PDL and graph replay change no bit, for each kernel path.
+            for path in [(false, false), (true, false), (true, true)] {
+                let same: Vec<_> = first.iter().filter(|(o, _)| (o.1, o.2) == path).collect();
                 for (o, lg) in &same[1..] {
                     assert_eq!(
                         lg, &same[0].1,
@@ -243,7 +253,7 @@ fn decode_options_pdl_and_folded_norm_agree() {
                         same[0].0
                     );
                 }
-                let same: Vec<_> = toks.iter().filter(|(o, _)| o.1 == fused).collect();
+                let same: Vec<_> = toks.iter().filter(|(o, _)| (o.1, o.2) == path).collect();
                 for (o, t) in &same[1..] {
                     assert_eq!(
                         t, &same[0].1,
@@ -252,16 +262,25 @@ fn decode_options_pdl_and_folded_norm_agree() {
                     );
                 }
             }
+            // Attention inside the GEMV vs the separate attention kernel: first-step logits.
+            let sep = &first.iter().find(|(o, _)| o.1 && !o.2).unwrap().1;
+            let inl = &first.iter().find(|(o, _)| o.1 && o.2).unwrap().1;
+            let ea = rel_err(inl, sep);
+            assert!(
+                ea <= 1e-2,
+                "{name} input {i}: attention-in-GEMV logits rel err {ea:e}"
+            );
+            eprintln!("{name:24} input {i}: attention-in-GEMV logits rel err {ea:.2e}");
             // Folded norm vs norm kernel: first-step logits.
             let plain = &first.iter().find(|(o, _)| !o.1).unwrap().1;
-            let folded = &first.iter().find(|(o, _)| o.1).unwrap().1;
+            let folded = &first.iter().find(|(o, _)| o.1 && !o.2).unwrap().1;
             let e = rel_err(folded, plain);
             assert!(
                 e <= 1e-2,
                 "{name} input {i}: folded-norm logits rel err {e:e}"
             );
-            // Folded-norm tokens vs the CPU's greedy: equal, or a near-tie divergence.
-            let got = &toks.iter().find(|(o, _)| o.1).unwrap().1[0];
+            // Fully fused tokens vs the CPU's greedy: equal, or a near-tie divergence.
+            let got = &toks.iter().find(|(o, _)| o.1 && o.2).unwrap().1[0];
             let want = cpu
                 .generate_greedy(
                     &inp,

@@ -658,6 +658,7 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         }
         dev.set_pdl_flags(t0_cuda::device::PDL_FLAGS_DEFAULT)?;
         // The general row-wise attention kernel instead of attn_dec_d64.
+        st.set_fused_attn(false);
         ops::set_rows_d64(false);
         let ms = time_ms(dev, 3, || {
             st.reset(&m)?;
@@ -665,7 +666,17 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         })?;
         ops::set_rows_d64(true);
         variants.push(format!(
-            "PDL flags default, attn_rows instead of attn_dec_d64: {:.3}",
+            "PDL flags default, attn_rows instead of attn_dec_d64 (attention in GEMV off): {:.3}",
+            ms / new as f64
+        ));
+        st.set_fused_attn(false);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        st.set_fused_attn(true);
+        variants.push(format!(
+            "PDL, folded norm, attention in GEMV off: {:.3}",
             ms / new as f64
         ));
     }

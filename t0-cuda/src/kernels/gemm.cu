@@ -296,3 +296,144 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
     }
     gemv_finish(acc, red, out, mode, n0, N);
 }
+
+// Batch-1 decode: `gemv_rms_bf16` (bf16 out) producing the attention inputs of every head, and
+// the attention of each head computed by the block that completes it — one kernel instead of
+// two. parts == 3: out holds q | k | v (each `inner` rows; self-attention: the new key and
+// value are appended to the cache K/V at row *pos, keys 0..=*pos, causal, bias row indexed by
+// the query position); parts == 1: out holds q (cross-attention over the encoder's K/V rows,
+// keys < key_len[0], no bias). A head's rows come from 16 blocks per part (4 rows each, head
+// size 64); each block counts itself in counters[head] after its stores (fenced), and the one
+// that brings the count to 16 * parts runs the head's attention (reading the other blocks' rows
+// through L2) and resets the counter. Attention as attn_dec_d64 with 8 warps. The output
+// `att` row is [heads * 64] bf16. Dynamic shared memory: (512 + Lk) floats.
+extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
+    const float* __restrict__ x, const float* __restrict__ g, const u16* __restrict__ W,
+    long long ldw, u16* out, int N, int K, float eps, int* counters, int inner, int parts,
+    u16* Kc, u16* Vc, long long kv_rs, int Lk, const int* __restrict__ pos,
+    const int* __restrict__ key_len, const float* __restrict__ bias, int bias_R, int bias_W,
+    u16* __restrict__ att) {
+    __shared__ float red[8][4];
+    __shared__ float ssr[32];
+    __shared__ int last;
+    extern __shared__ float dsh[];
+    GEMV_PROLOGUE
+    const float4* xv = (const float4*)x;
+    const float4* gv = (const float4*)g;
+    const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 xa0 = has0 ? xv[2 * tid] : z4, xb0 = has0 ? xv[2 * tid + 1] : z4;
+    const float4 xa1 = has1 ? xv[2 * tid + 512] : z4, xb1 = has1 ? xv[2 * tid + 513] : z4;
+    const float ss = block_sum(sq4(xa0) + sq4(xb0) + sq4(xa1) + sq4(xb1), ssr);
+    const float inv = rsqrtf(ss / (float)K + eps);
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (has0) {
+        const uint4 hh = norm8(xa0, xb0, gv[2 * tid], gv[2 * tid + 1], inv);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p0[r], hh);
+    }
+    if (has1) {
+        const uint4 hh = norm8(xa1, xb1, gv[2 * tid + 512], gv[2 * tid + 513], inv);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p1[r], hh);
+    }
+    gemv_finish(acc, red, out, EPI_BF16, n0, N);
+
+    // The block's rows are stored: count them for their head.
+    const int h = (n0 % inner) >> 6;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) last = atomicAdd(counters + h, 1) == 16 * parts - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+
+    float* part = dsh;       // 8 x 64
+    float* sc = dsh + 512;   // scores
+    const bool self = parts == 3;
+    int kend, jn = -1, bref = 0;
+    if (self) {
+        const int qoff = *pos;
+        kend = min(Lk, qoff + 1);
+        jn = qoff;
+        bref = bias_R - qoff;
+    } else {
+        kend = key_len ? min(Lk, key_len[0]) : Lk;
+    }
+    const u16* q = out + h * 64;
+    const u32 qw = __ldcg((const unsigned int*)q + lane);
+    const float q0 = lo_f(qw), q1 = hi_f(qw);
+    u32 nkw = 0u, nvw = 0u;
+    if (self) {
+        nkw = __ldcg((const unsigned int*)(out + inner + h * 64) + lane);
+        nvw = __ldcg((const unsigned int*)(out + 2 * inner + h * 64) + lane);
+        if (warp == 0 && jn < Lk) {
+            ((u32*)(Kc + (long long)jn * kv_rs + h * 64))[lane] = nkw;
+            ((u32*)(Vc + (long long)jn * kv_rs + h * 64))[lane] = nvw;
+        }
+    }
+    const u16* Kb = Kc + h * 64;
+    const u16* Vb = Vc + h * 64;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
+        u32 kw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            kw[u] = 0u;
+            if (j < kend) kw[u] = (j == jn) ? nkw : ((const u32*)(Kb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            float s = warp_sum(fmaf(q0, lo_f(kw[u]), q1 * hi_f(kw[u])));
+            if (j < kend && lane == 0) {
+                if (brow) {
+                    int bi = j + bref;
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    s += brow[bi];
+                }
+                sc[j] = s;
+            }
+        }
+    }
+    __syncthreads();
+    float mx = -T0_INF;
+    for (int j = lane; j < kend; j += 32) mx = fmaxf(mx, sc[j]);
+    mx = warp_max(mx);
+    float sum = 0.0f;
+    for (int j = lane; j < kend; j += 32) sum += __expf(sc[j] - mx);
+    sum = warp_sum(sum);
+    float a0 = 0.0f, a1 = 0.0f;
+    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
+        u32 vw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            vw[u] = 0u;
+            if (j < kend) vw[u] = (j == jn) ? nvw : ((const u32*)(Vb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            if (j < kend) {
+                const float p = __expf(sc[j] - mx);
+                a0 = fmaf(p, lo_f(vw[u]), a0);
+                a1 = fmaf(p, hi_f(vw[u]), a1);
+            }
+        }
+    }
+    part[warp * 64 + 2 * lane] = a0;
+    part[warp * 64 + 2 * lane + 1] = a1;
+    __syncthreads();
+    if (warp == 0) {
+        const float rs = sum > 0.0f ? 1.0f / sum : 0.0f;
+        float o0 = 0.0f, o1 = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 8; ++w) {
+            o0 += part[w * 64 + 2 * lane];
+            o1 += part[w * 64 + 2 * lane + 1];
+        }
+        ((u32*)(att + h * 64))[lane] = pack2(o0 * rs, o1 * rs);
+        if (lane == 0) counters[h] = 0;
+    }
+}
