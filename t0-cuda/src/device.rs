@@ -318,10 +318,23 @@ impl CudaDevice {
     }
 
     /// How our kernels use programmatic dependent launch (the `t0_pdl_flags` constant of
-    /// every module, now and for modules loaded later): bit 0 — a kernel lets the next one
+    /// every module; set for modules loaded later too): bit 0 — a kernel lets the next one
     /// launch right after its own wait (else when it exits); bit 1 — the GEMVs load their
     /// first weight chunks before the wait. Default [`PDL_FLAGS_DEFAULT`]. Only matters for
     /// kernels queued with PDL ([`CudaDevice::set_pdl`]).
+    pub fn pdl_flags(&self) -> i32 {
+        self.pdl_flags.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// [`CudaDevice::set_pdl_flags`] unless they already have that value.
+    pub fn ensure_pdl_flags(&self, flags: i32) -> Result<()> {
+        if self.pdl_flags() == flags {
+            return Ok(());
+        }
+        self.set_pdl_flags(flags)
+    }
+
+    /// Sets the PDL flags (see [`CudaDevice::pdl_flags`]).
     pub fn set_pdl_flags(&self, flags: i32) -> Result<()> {
         let mods = self.modules.lock().unwrap_or_else(|e| e.into_inner());
         self.pdl_flags

@@ -160,8 +160,9 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
 // then a block reduction. K % 8 == 0, W rows and x 16-byte aligned. The weights are never
 // written while a forward runs, so each thread's first two chunks of W are loaded before the
 // PDL wait: under programmatic dependent launch they stream while the previous kernel ends.
-#define GEMV_PROLOGUE                                                                   \
-    const int n0 = blockIdx.x * 4;                                                      \
+#define GEMV_PROLOGUE GEMV_PROLOGUE_AT(blockIdx.x * 4)
+#define GEMV_PROLOGUE_AT(N0)                                                            \
+    const int n0 = (N0);                                                                \
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;                      \
     const uint4* w[4];                                                                  \
     _Pragma("unroll") for (int r = 0; r < 4; ++r) w[r] =                                \
@@ -303,9 +304,10 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
 // value are appended to the cache K/V at row *pos, keys 0..=*pos, causal, bias row indexed by
 // the query position); parts == 1: out holds q (cross-attention over the encoder's K/V rows,
 // keys < key_len[0], no bias). A head's rows come from 16 blocks per part (4 rows each, head
-// size 64); each block counts itself in counters[head] after its stores (fenced), and the one
-// that brings the count to 16 * parts runs the head's attention (reading the other blocks' rows
-// through L2) and resets the counter. Attention as attn_dec_d64 with 8 warps. The output
+// size 64; for self-attention the blocks are ordered head by head); each block counts itself
+// in counters[head] after its stores (fenced), and the one that brings the count to
+// 16 * parts runs the head's attention (reading the other blocks' rows through L2) and resets
+// the counter. Attention as attn_dec_d64 with 8 warps. The output
 // `att` row is [heads * 64] bf16. Dynamic shared memory: (512 + Lk) floats.
 extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     const float* __restrict__ x, const float* __restrict__ g, const u16* __restrict__ W,
@@ -317,7 +319,12 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     __shared__ float ssr[32];
     __shared__ int last;
     extern __shared__ float dsh[];
-    GEMV_PROLOGUE
+    // Self-attention: blocks walk the heads in order (per head its 16 q, 16 k and 16 v blocks
+    // back to back), so each head's attention runs while later heads' rows are still being
+    // computed instead of all at the end of the grid.
+    GEMV_PROLOGUE_AT(parts == 3 ? ((blockIdx.x % 48) / 16) * inner + (blockIdx.x / 48) * 64 +
+                                      (blockIdx.x % 16) * 4
+                                : blockIdx.x * 4)
     const float4* xv = (const float4*)x;
     const float4* gv = (const float4*)g;
     const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
