@@ -851,6 +851,10 @@ impl CudaT5 {
     }
 }
 
+/// Bytes of the next weight matrix a decode GEMV prefetches into L2 (about what one wave of
+/// the next GEMV reads first; the H100's L2 is 50 MB).
+pub const PREFETCH_BYTES: usize = 8 << 20;
+
 /// Device buffers of one greedy generation (fixed for the life of a captured graph).
 pub struct DecodeState {
     batch: usize,
@@ -877,6 +881,8 @@ pub struct DecodeState {
     fused_attn: bool,
     /// Per layer, self then cross: `heads` completion counters of the fused kernel.
     counters: DevBuf,
+    /// Each batch-1 GEMV prefetches the start of the next one's weights into L2.
+    prefetch: bool,
 }
 
 impl DecodeState {
@@ -927,6 +933,7 @@ impl DecodeState {
                 dev.memset(&c, 0, c.bytes(), 0)?;
                 c
             },
+            prefetch: b == 1 && !std::env::var("T0_CUDA_PREFETCH").is_ok_and(|v| v == "0"),
         })
         .and_then(|st| {
             st.reset(m)?;
@@ -969,6 +976,23 @@ impl DecodeState {
     /// (PDL, fused norm) as this state runs them.
     pub fn options(&self) -> (bool, bool) {
         (self.pdl, self.fused_norm)
+    }
+
+    /// Whether each batch-1 GEMV of the step prefetches the first [`PREFETCH_BYTES`] of the
+    /// next one's weights into L2 (default for batch 1 unless `T0_CUDA_PREFETCH=0`).
+    /// Changing it drops a captured graph.
+    pub fn set_prefetch(&mut self, on: bool) {
+        if on != self.prefetch {
+            self.graph = None;
+        }
+        self.prefetch = on;
+    }
+
+    /// The L2 prefetch hint for the product queued next (see [`DecodeState::set_prefetch`]).
+    fn hint(&self, dev: &CudaDevice, next: &DevBuf) {
+        if self.prefetch {
+            dev.set_next_prefetch(next.ptr(), next.bytes().min(PREFETCH_BYTES));
+        }
     }
 
     /// Whether the attention-in-GEMV path is on (see [`DecodeState::set_fused_attn`]).
@@ -1114,10 +1138,14 @@ impl DecodeState {
             self.x.view(),
             (b, d, v),
         )?;
+        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
         for (l, ly) in m.dec.iter().enumerate() {
+            let next = m.dec.get(l + 1).map_or(head, |n| &n.qkv);
+            self.hint(dev, &ly.o);
             if !self.try_fused_attn(m, l, &ly.ln1, &ly.qkv, self.qkv.view(), true, enc)? {
                 self.self_attention_two_kernels(m, l, ly)?;
             }
+            self.hint(dev, &ly.q_x);
             m.gemm(
                 self.att.view(),
                 &ly.o,
@@ -1125,6 +1153,7 @@ impl DecodeState {
                 (b, d, inner),
                 Epilogue::AddF32,
             )?;
+            self.hint(dev, &ly.o_x);
             if !self.try_fused_attn(m, l, &ly.ln2, &ly.q_x, self.q.view(), false, enc)? {
                 self.normed_gemm(
                     m,
@@ -1136,6 +1165,7 @@ impl DecodeState {
                 )?;
                 m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
             }
+            self.hint(dev, &ly.wi);
             m.gemm(
                 self.att.view(),
                 &ly.o_x,
@@ -1143,7 +1173,9 @@ impl DecodeState {
                 (b, d, inner),
                 Epilogue::AddF32,
             )?;
+            self.hint(dev, &ly.wo);
             self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
+            self.hint(dev, next);
             m.gemm(
                 self.ff.view(),
                 &ly.wo,
@@ -1152,7 +1184,9 @@ impl DecodeState {
                 Epilogue::AddF32,
             )?;
         }
-        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
+        if let Some(first) = m.dec.first() {
+            self.hint(dev, &first.qkv);
+        }
         self.normed_gemm(
             m,
             &m.dec_norm,

@@ -215,6 +215,8 @@ pub fn gemm_with(
     kernel: GemmKernel,
     var: EpiVariant,
 ) -> Result<()> {
+    // The L2 prefetch hint is for this product only (used by the batch-1 GEMV).
+    let pf = dev.take_next_prefetch();
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -327,6 +329,8 @@ pub fn gemm_with(
                     Arg::I(ni),
                     Arg::I(ki),
                     Arg::I(epi.code()),
+                    Arg::P(pf.0),
+                    Arg::L(pf.1 as i64),
                 ],
             )
         }
@@ -1334,6 +1338,7 @@ pub fn gemv_rms(
         epi.out_cols(n).checked_mul(epi.out_size()).ok_or_else(ov)?,
         "gemv_rms out",
     )?;
+    let pf = dev.take_next_prefetch();
     dev.launch(
         Kernel::GemvRms,
         (n.div_ceil(4) as u32, 1, 1),
@@ -1349,6 +1354,8 @@ pub fn gemv_rms(
             Arg::I(i32_of(k, "k")?),
             Arg::I(epi.code()),
             Arg::F(eps),
+            Arg::P(pf.0),
+            Arg::L(pf.1 as i64),
         ],
     )
 }
@@ -1453,6 +1460,7 @@ pub fn gemv_rms_attn(
         }
         need(at.bias, heads * at.bias_w * 4, "gemv_rms_attn bias")?;
     }
+    let pf = dev.take_next_prefetch();
     dev.launch(
         Kernel::GemvRmsAttn,
         (n.div_ceil(4) as u32, 1, 1),
@@ -1480,6 +1488,8 @@ pub fn gemv_rms_attn(
             Arg::I(i32_of(at.bias_r, "bias R")?),
             Arg::I(i32_of(at.bias_w.max(1), "bias W")?),
             Arg::P(at.att.ptr()),
+            Arg::P(pf.0),
+            Arg::L(pf.1 as i64),
         ],
     )
 }

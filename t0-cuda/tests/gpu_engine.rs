@@ -175,10 +175,11 @@ fn engine_matches_cpu_backend_on_fixture_models() {
     eprintln!("engine greedy: {same}/{seqs} identical, {accepted} near-tie divergences accepted");
 }
 
-/// Batch-1 decode with each combination of programmatic dependent launch and the RMS norm
-/// folded into the GEMV, with and without a graph: PDL changes no bit; the folded norm gives
-/// the same first-step logits as the norm kernel within bf16 rounding, and the same greedy
-/// tokens except at near-ties (checked against the CPU's top-2 margin, as above).
+/// Batch-1 decode with combinations of programmatic dependent launch, the RMS norm folded
+/// into the GEMV, the attention inside the GEMV and the L2 prefetch hints, with and without a
+/// graph: PDL, prefetch and graph replay change no bit; the folded norm and the fused
+/// attention give the same first-step logits as the separate kernels within bf16 rounding,
+/// and the same greedy tokens as the CPU except at near-ties (top-2 margin, as above).
 #[test]
 fn decode_options_pdl_and_folded_norm_agree() {
     let dev = match CudaDevice::new(0) {
@@ -214,20 +215,22 @@ fn decode_options_pdl_and_folded_norm_agree() {
             let enc = eng.encode(&inp, true).unwrap();
             let mut toks = Vec::new();
             let mut first = Vec::new();
-            // (PDL, folded norm, attention inside the GEMV)
-            for (pdl, fused, fattn) in [
-                (false, false, false),
-                (true, false, false),
-                (false, true, false),
-                (true, true, false),
-                (false, true, true),
-                (true, true, true),
+            // (PDL, folded norm, attention inside the GEMV, L2 prefetch of the next weights)
+            for (pdl, fused, fattn, pf) in [
+                (false, false, false, true),
+                (true, false, false, true),
+                (false, true, false, true),
+                (true, true, false, true),
+                (false, true, true, true),
+                (true, true, true, true),
+                (true, true, true, false),
             ] {
                 for graph in [true, false] {
                     let mut s = DecodeState::new(&eng, &enc, max_new, true).unwrap();
                     s.set_pdl(&dev, pdl);
                     s.set_fused_norm(fused);
                     s.set_fused_attn(fattn);
+                    s.set_prefetch(pf);
                     assert_eq!(s.options(), (pdl && dev.pdl_supported(), fused));
                     assert_eq!(s.fused_attn(), fattn);
                     s.run(&eng, &enc, 1, graph).unwrap();

@@ -1586,8 +1586,10 @@ fn gemv_with_folded_rmsnorm_matches_f64_and_the_two_kernel_path() {
             .collect();
         let want = r::matmul_nt(&h, &w, 1, n, k);
         let (xb, gb, wb) = (up_f32(&dev, &x), up_f32(&dev, &g), up_bf16(&dev, &w));
-        // f32 out, against f64 and against rmsnorm + gemv.
+        // f32 out, against f64 and against rmsnorm + gemv; with an L2 prefetch hint (of the
+        // weights themselves; a hint changes nothing).
         let o = poisoned(&dev, n * 4);
+        dev.set_next_prefetch(wb.ptr(), wb.bytes());
         ops::gemv_rms(
             &dev,
             xb.view(),

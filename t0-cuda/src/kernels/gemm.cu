@@ -184,6 +184,21 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
     }                                                                                   \
     pdl_prologue();
 
+// Decode streams one weight matrix per kernel; between kernels the memory system idles. The
+// last 64 blocks of a GEMV grid (they start last, in the grid's tail) prefetch the first
+// `bytes` of the NEXT kernel's weights into L2 (evict-last), so that kernel's first wave
+// reads from L2. A hint only: `pf` null or `bytes` <= 0 does nothing.
+__device__ __forceinline__ void gemv_prefetch_next(const char* pf, long long bytes) {
+    if (pf == 0 || bytes <= 0) return;
+    const int nb = min(64, (int)gridDim.x);
+    const int b = (int)blockIdx.x - ((int)gridDim.x - nb);
+    if (b < 0) return;
+    const long long lines = (bytes + 127) >> 7;
+    for (long long l = (long long)b * blockDim.x + threadIdx.x; l < lines;
+         l += (long long)nb * blockDim.x)
+        asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(pf + (l << 7)));
+}
+
 // Sums the 4 row accumulators over the block and writes them through the epilogue.
 __device__ __forceinline__ void gemv_finish(float* acc, float (*red)[4], void* out, int mode,
                                             int n0, int N) {
@@ -209,11 +224,13 @@ __device__ __forceinline__ void gemv_finish(float* acc, float (*red)[4], void* o
 extern "C" __global__ void __launch_bounds__(256, 4) gemv_bf16(const u16* __restrict__ x,
                                                            const u16* __restrict__ W,
                                                            long long ldw, void* out, int N,
-                                                           int K, int mode) {
+                                                           int K, int mode, const char* pf,
+                                                           long long pf_bytes) {
     __shared__ float red[8][4];
     GEMV_PROLOGUE
     (void)lane;
     (void)warp;
+    gemv_prefetch_next(pf, pf_bytes);
     const uint4* xv = (const uint4*)x;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     if (has0) {
@@ -271,12 +288,14 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
                                                                const float* __restrict__ g,
                                                                const u16* __restrict__ W,
                                                                long long ldw, void* out, int N,
-                                                               int K, int mode, float eps) {
+                                                               int K, int mode, float eps,
+                                                               const char* pf, long long pf_bytes) {
     __shared__ float red[8][4];
     __shared__ float ssr[32];
     GEMV_PROLOGUE
     (void)lane;
     (void)warp;
+    gemv_prefetch_next(pf, pf_bytes);
     const float4* xv = (const float4*)x;
     const float4* gv = (const float4*)g;
     const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -314,7 +333,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     long long ldw, u16* out, int N, int K, float eps, int* counters, int inner, int parts,
     u16* Kc, u16* Vc, long long kv_rs, int Lk, const int* __restrict__ pos,
     const int* __restrict__ key_len, const float* __restrict__ bias, int bias_R, int bias_W,
-    u16* __restrict__ att) {
+    u16* __restrict__ att, const char* pf, long long pf_bytes) {
     __shared__ float red[8][4];
     __shared__ float ssr[32];
     __shared__ int last;
@@ -325,6 +344,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     GEMV_PROLOGUE_AT(parts == 3 ? ((blockIdx.x % 48) / 16) * inner + (blockIdx.x / 48) * 64 +
                                       (blockIdx.x % 16) * 4
                                 : blockIdx.x * 4)
+    gemv_prefetch_next(pf, pf_bytes);
     const float4* xv = (const float4*)x;
     const float4* gv = (const float4*)g;
     const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
