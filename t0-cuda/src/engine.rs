@@ -933,7 +933,10 @@ impl DecodeState {
                 dev.memset(&c, 0, c.bytes(), 0)?;
                 c
             },
-            prefetch: b == 1 && !std::env::var("T0_CUDA_PREFETCH").is_ok_and(|v| v == "0"),
+            // Off by default: measured 7 % slower on the H100 (run 13: 3B 1.724 vs 1.610
+            // ms/token, T0pp 4.467 vs 4.304) — the prefetched lines compete with the running
+            // GEMV's own stream. `T0_CUDA_PREFETCH=1` turns it on.
+            prefetch: b == 1 && std::env::var("T0_CUDA_PREFETCH").is_ok_and(|v| v == "1"),
         })
         .and_then(|st| {
             st.reset(m)?;
@@ -979,7 +982,7 @@ impl DecodeState {
     }
 
     /// Whether each batch-1 GEMV of the step prefetches the first [`PREFETCH_BYTES`] of the
-    /// next one's weights into L2 (default for batch 1 unless `T0_CUDA_PREFETCH=0`).
+    /// next one's weights into L2 (off unless `T0_CUDA_PREFETCH=1`: measured slower).
     /// Changing it drops a captured graph.
     pub fn set_prefetch(&mut self, on: bool) {
         if on != self.prefetch {
