@@ -41,6 +41,8 @@ pub struct CudaDevice {
     pdl: std::sync::atomic::AtomicBool,
     /// `t0_pdl_flags` of every module ([`CudaDevice::set_pdl_flags`]).
     pdl_flags: std::sync::atomic::AtomicI32,
+    /// Weights the next GEMV launch prefetches into L2 ([`CudaDevice::set_next_prefetch`]).
+    next_prefetch: Mutex<(u64, usize)>,
     /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
     trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
     fast_verified: std::sync::OnceLock<(bool, bool, bool)>,
@@ -230,6 +232,7 @@ impl CudaDevice {
             cluster_faster: std::sync::OnceLock::new(),
             pdl: std::sync::atomic::AtomicBool::new(false),
             pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
+            next_prefetch: Mutex::new((0, 0)),
             trace: Mutex::new(None),
             fast_verified: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
@@ -318,10 +321,23 @@ impl CudaDevice {
     }
 
     /// How our kernels use programmatic dependent launch (the `t0_pdl_flags` constant of
-    /// every module, now and for modules loaded later): bit 0 — a kernel lets the next one
+    /// every module; set for modules loaded later too): bit 0 — a kernel lets the next one
     /// launch right after its own wait (else when it exits); bit 1 — the GEMVs load their
     /// first weight chunks before the wait. Default [`PDL_FLAGS_DEFAULT`]. Only matters for
     /// kernels queued with PDL ([`CudaDevice::set_pdl`]).
+    pub fn pdl_flags(&self) -> i32 {
+        self.pdl_flags.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// [`CudaDevice::set_pdl_flags`] unless they already have that value.
+    pub fn ensure_pdl_flags(&self, flags: i32) -> Result<()> {
+        if self.pdl_flags() == flags {
+            return Ok(());
+        }
+        self.set_pdl_flags(flags)
+    }
+
+    /// Sets the PDL flags (see [`CudaDevice::pdl_flags`]).
     pub fn set_pdl_flags(&self, flags: i32) -> Result<()> {
         let mods = self.modules.lock().unwrap_or_else(|e| e.into_inner());
         self.pdl_flags
@@ -639,6 +655,18 @@ impl CudaDevice {
             v.push((k.name(), ev));
         }
         Ok(())
+    }
+
+    /// Names the weights of the kernel after the next batch-1 GEMV: that GEMV's last blocks
+    /// prefetch their first `bytes` into L2 (a hint for decode, where one weight stream
+    /// follows another). Taken (and cleared) by the next matrix product queued.
+    pub fn set_next_prefetch(&self, ptr: u64, bytes: usize) {
+        *self.next_prefetch.lock().unwrap_or_else(|e| e.into_inner()) = (ptr, bytes);
+    }
+
+    /// Takes the prefetch hint set by [`CudaDevice::set_next_prefetch`] (`(0, 0)` if none).
+    pub(crate) fn take_next_prefetch(&self) -> (u64, usize) {
+        std::mem::take(&mut *self.next_prefetch.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Starts recording a kernel timeline: an event after every kernel queued from now on

@@ -851,6 +851,10 @@ impl CudaT5 {
     }
 }
 
+/// Bytes of the next weight matrix a decode GEMV prefetches into L2 (about what one wave of
+/// the next GEMV reads first; the H100's L2 is 50 MB).
+pub const PREFETCH_BYTES: usize = 8 << 20;
+
 /// Device buffers of one greedy generation (fixed for the life of a captured graph).
 pub struct DecodeState {
     batch: usize,
@@ -873,6 +877,12 @@ pub struct DecodeState {
     pdl: bool,
     /// Fold each RMS norm into the batch-1 GEMV that follows it.
     fused_norm: bool,
+    /// Run each attention inside the GEMV that makes its q (k, v) ([`ops::gemv_rms_attn`]).
+    fused_attn: bool,
+    /// Per layer, self then cross: `heads` completion counters of the fused kernel.
+    counters: DevBuf,
+    /// Each batch-1 GEMV prefetches the start of the next one's weights into L2.
+    prefetch: bool,
 }
 
 impl DecodeState {
@@ -915,6 +925,18 @@ impl DecodeState {
             graph: None,
             pdl: dev.pdl_supported(),
             fused_norm: b == 1 && !std::env::var("T0_CUDA_GEMV_RMS").is_ok_and(|v| v == "0"),
+            fused_attn: b == 1
+                && m.cfg.d_kv == 64
+                && !std::env::var("T0_CUDA_GEMV_ATTN").is_ok_and(|v| v == "0"),
+            counters: {
+                let c = dev.alloc(m.dec.len().max(1) * 2 * m.cfg.num_heads * 4)?;
+                dev.memset(&c, 0, c.bytes(), 0)?;
+                c
+            },
+            // Off by default: measured 7 % slower on the H100 (run 13: 3B 1.724 vs 1.610
+            // ms/token, T0pp 4.467 vs 4.304) — the prefetched lines compete with the running
+            // GEMV's own stream. `T0_CUDA_PREFETCH=1` turns it on.
+            prefetch: b == 1 && std::env::var("T0_CUDA_PREFETCH").is_ok_and(|v| v == "1"),
         })
         .and_then(|st| {
             st.reset(m)?;
@@ -944,9 +966,111 @@ impl DecodeState {
         self.fused_norm = on;
     }
 
+    /// Whether each attention runs inside the GEMV that makes its query
+    /// ([`ops::gemv_rms_attn`]; default for batch 1 and head size 64 unless
+    /// `T0_CUDA_GEMV_ATTN=0`; needs the folded norm). Changing it drops a captured graph.
+    pub fn set_fused_attn(&mut self, on: bool) {
+        if on != self.fused_attn {
+            self.graph = None;
+        }
+        self.fused_attn = on && self.batch == 1;
+    }
+
     /// (PDL, fused norm) as this state runs them.
     pub fn options(&self) -> (bool, bool) {
         (self.pdl, self.fused_norm)
+    }
+
+    /// Whether each batch-1 GEMV of the step prefetches the first [`PREFETCH_BYTES`] of the
+    /// next one's weights into L2 (off unless `T0_CUDA_PREFETCH=1`: measured slower).
+    /// Changing it drops a captured graph.
+    pub fn set_prefetch(&mut self, on: bool) {
+        if on != self.prefetch {
+            self.graph = None;
+        }
+        self.prefetch = on;
+    }
+
+    /// The L2 prefetch hint for the product queued next (see [`DecodeState::set_prefetch`]).
+    fn hint(&self, dev: &CudaDevice, next: &DevBuf) {
+        if self.prefetch {
+            dev.set_next_prefetch(next.ptr(), next.bytes().min(PREFETCH_BYTES));
+        }
+    }
+
+    /// Whether the attention-in-GEMV path is on (see [`DecodeState::set_fused_attn`]).
+    pub fn fused_attn(&self) -> bool {
+        self.fused_attn && self.fused_norm
+    }
+
+    /// The fused GEMV + attention when on and the shapes allow; `Ok(false)` when the caller
+    /// must run the two-kernel path.
+    #[allow(clippy::too_many_arguments)]
+    fn try_fused_attn(
+        &self,
+        m: &CudaT5,
+        l: usize,
+        g: &DevBuf,
+        w: &DevBuf,
+        out: DevView,
+        self_attn: bool,
+        enc: &Encoded,
+    ) -> Result<bool> {
+        if !self.fused_attn() || m.cfg.d_kv != 64 {
+            return Ok(false);
+        }
+        let (heads, inner) = (m.cfg.num_heads, m.inner);
+        let d = m.cfg.d_model;
+        if !ops::gemv_rms_fits(self.x.view(), g.view(), w.view(), d, d) {
+            return Ok(false);
+        }
+        let slot = (2 * l + usize::from(!self_attn)) * heads * 4;
+        let at = if self_attn {
+            ops::HeadAttention {
+                self_attn: true,
+                k: self.kc[l].view(),
+                v: self.vc[l].view(),
+                kv_row: inner,
+                lk: self.cap,
+                pos: self.pos.view(),
+                key_len: DevView::NULL,
+                bias: m.dec_bias.view(),
+                bias_r: m.bias_r,
+                bias_w: 2 * m.bias_r + 1,
+                counters: self.counters.slice(slot, heads * 4)?,
+                att: self.att.view(),
+            }
+        } else {
+            let kv = &enc.cross[l];
+            ops::HeadAttention {
+                self_attn: false,
+                k: kv.view(),
+                v: kv.view().from(inner * 2)?,
+                kv_row: 2 * inner,
+                lk: enc.len,
+                pos: DevView::NULL,
+                key_len: enc.lens_dev.view(),
+                bias: DevView::NULL,
+                bias_r: 0,
+                bias_w: 1,
+                counters: self.counters.slice(slot, heads * 4)?,
+                att: self.att.view(),
+            }
+        };
+        match ops::gemv_rms_attn(
+            &m.dev,
+            self.x.view(),
+            g.view(),
+            w.view(),
+            out,
+            (heads, d),
+            m.cfg.layer_norm_epsilon,
+            &at,
+        ) {
+            Ok(()) => Ok(true),
+            Err(CudaError::Shape(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `out = W · rmsnorm(x)`: one kernel where [`DecodeState::set_fused_norm`] allows and
@@ -1008,13 +1132,7 @@ impl DecodeState {
     pub fn step(&self, m: &CudaT5, enc: &Encoded) -> Result<()> {
         let dev = &m.dev;
         let b = self.batch;
-        let (d, inner, v, heads, dh) = (
-            m.cfg.d_model,
-            m.inner,
-            m.cfg.vocab_size,
-            m.cfg.num_heads,
-            m.cfg.d_kv,
-        );
+        let (d, inner, v) = (m.cfg.d_model, m.inner, m.cfg.vocab_size);
         let (fepi, fn_) = m.ffn_epi();
         ops::embed(
             dev,
@@ -1023,7 +1141,84 @@ impl DecodeState {
             self.x.view(),
             (b, d, v),
         )?;
+        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
         for (l, ly) in m.dec.iter().enumerate() {
+            let next = m.dec.get(l + 1).map_or(head, |n| &n.qkv);
+            self.hint(dev, &ly.o);
+            if !self.try_fused_attn(m, l, &ly.ln1, &ly.qkv, self.qkv.view(), true, enc)? {
+                self.self_attention_two_kernels(m, l, ly)?;
+            }
+            self.hint(dev, &ly.q_x);
+            m.gemm(
+                self.att.view(),
+                &ly.o,
+                self.x.view(),
+                (b, d, inner),
+                Epilogue::AddF32,
+            )?;
+            self.hint(dev, &ly.o_x);
+            if !self.try_fused_attn(m, l, &ly.ln2, &ly.q_x, self.q.view(), false, enc)? {
+                self.normed_gemm(
+                    m,
+                    &ly.ln2,
+                    &ly.q_x,
+                    self.q.view(),
+                    (inner, d),
+                    Epilogue::Bf16,
+                )?;
+                m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
+            }
+            self.hint(dev, &ly.wi);
+            m.gemm(
+                self.att.view(),
+                &ly.o_x,
+                self.x.view(),
+                (b, d, inner),
+                Epilogue::AddF32,
+            )?;
+            self.hint(dev, &ly.wo);
+            self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
+            self.hint(dev, next);
+            m.gemm(
+                self.ff.view(),
+                &ly.wo,
+                self.x.view(),
+                (b, d, m.cfg.d_ff),
+                Epilogue::AddF32,
+            )?;
+        }
+        if let Some(first) = m.dec.first() {
+            self.hint(dev, &first.qkv);
+        }
+        self.normed_gemm(
+            m,
+            &m.dec_norm,
+            head,
+            self.logits.view(),
+            (v, d),
+            Epilogue::F32,
+        )?;
+        ops::argmax_step(
+            dev,
+            self.logits.view(),
+            (b, v),
+            self.tok.view(),
+            Some((self.hist.view(), self.cap, self.pos.view())),
+            self.done.as_ref().map_or(DevView::NULL, |x| x.view()),
+            m.cfg.eos_token_id,
+            m.cfg.pad_token_id,
+            None,
+        )?;
+        ops::advance_pos(dev, self.pos.view())
+    }
+
+    /// The self-attention block's first half as two kernels: the (normed) qkv GEMM, then
+    /// attention over the cache with the new key and value appended.
+    fn self_attention_two_kernels(&self, m: &CudaT5, l: usize, ly: &DecLayer) -> Result<()> {
+        let dev = &m.dev;
+        let b = self.batch;
+        let (d, inner, heads, dh) = (m.cfg.d_model, m.inner, m.cfg.num_heads, m.cfg.d_kv);
+        {
             self.normed_gemm(
                 m,
                 &ly.ln1,
@@ -1068,59 +1263,8 @@ impl DecodeState {
                 force_rows: false,
             };
             ops::attention(dev, &at)?;
-            m.gemm(
-                self.att.view(),
-                &ly.o,
-                self.x.view(),
-                (b, d, inner),
-                Epilogue::AddF32,
-            )?;
-            self.normed_gemm(
-                m,
-                &ly.ln2,
-                &ly.q_x,
-                self.q.view(),
-                (inner, d),
-                Epilogue::Bf16,
-            )?;
-            m.cross_attention(self.q.view(), &enc.cross[l], &self.att, enc, b, 1, 1)?;
-            m.gemm(
-                self.att.view(),
-                &ly.o_x,
-                self.x.view(),
-                (b, d, inner),
-                Epilogue::AddF32,
-            )?;
-            self.normed_gemm(m, &ly.ln3, &ly.wi, self.ff.view(), (fn_, d), fepi)?;
-            m.gemm(
-                self.ff.view(),
-                &ly.wo,
-                self.x.view(),
-                (b, d, m.cfg.d_ff),
-                Epilogue::AddF32,
-            )?;
         }
-        let head = m.lm_head.as_ref().unwrap_or(&m.embed);
-        self.normed_gemm(
-            m,
-            &m.dec_norm,
-            head,
-            self.logits.view(),
-            (v, d),
-            Epilogue::F32,
-        )?;
-        ops::argmax_step(
-            dev,
-            self.logits.view(),
-            (b, v),
-            self.tok.view(),
-            Some((self.hist.view(), self.cap, self.pos.view())),
-            self.done.as_ref().map_or(DevView::NULL, |x| x.view()),
-            m.cfg.eos_token_id,
-            m.cfg.pad_token_id,
-            None,
-        )?;
-        ops::advance_pos(dev, self.pos.view())
+        Ok(())
     }
 
     /// Runs `steps` decode steps (graph replays when `graph`), stopping early once every
@@ -1128,6 +1272,13 @@ impl DecodeState {
     pub fn run(&mut self, m: &CudaT5, enc: &Encoded, steps: usize, graph: bool) -> Result<()> {
         let steps = steps.min(self.cap);
         let dev = &m.dev;
+        if self.pdl {
+            // Measured on the H100 (run 12): with the attention inside the GEMVs, letting
+            // each kernel trigger its successor right after its wait is 6 % faster; with
+            // separate attention kernels it is 2.5 % slower. The flags are read when the
+            // kernels run, so they are set here, before launches or replays.
+            dev.ensure_pdl_flags(if self.fused_attn() { 1 } else { 0 })?;
+        }
         let check_every = 8;
         if graph && steps > 0 {
             if self.graph.is_none() {
@@ -1175,6 +1326,20 @@ impl DecodeState {
             r?;
         }
         dev.synchronize()
+    }
+
+    /// Replays the captured decode graph `steps` times as it is — no capture, no change of
+    /// the PDL flags, no EOS check (for benchmarks comparing flags). An error when no graph
+    /// has been captured yet ([`DecodeState::run`] with `graph` captures one).
+    pub fn replay(&self, m: &CudaT5, steps: usize) -> Result<()> {
+        let g = self.graph.as_ref().ok_or_else(|| CudaError::Driver {
+            what: "replaying the decode graph".into(),
+            error: "no graph captured yet".into(),
+        })?;
+        for _ in 0..steps.min(self.cap) {
+            g.launch().map_err(drv("launching the decode graph"))?;
+        }
+        m.dev.synchronize()
     }
 
     /// Captures one step as a graph (kernels queued with PDL when `self.pdl`).

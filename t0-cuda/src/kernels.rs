@@ -141,11 +141,13 @@ pub enum Kernel {
     GemvRms,
     /// Row-wise attention for head size 64 (decode; warp per key, few round trips).
     AttnDecD64,
+    /// [`Kernel::GemvRms`] producing q (and k, v) plus each head's decode attention.
+    GemvRmsAttn,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 32] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -178,14 +180,18 @@ impl Kernel {
         Kernel::GemmTmaC,
         Kernel::GemvRms,
         Kernel::AttnDecD64,
+        Kernel::GemvRmsAttn,
     ];
 
     /// The module that holds it.
     pub fn module(self) -> Module {
         match self {
-            Kernel::GemmL | Kernel::GemmS | Kernel::GemmSimple | Kernel::Gemv | Kernel::GemvRms => {
-                Module::Gemm
-            }
+            Kernel::GemmL
+            | Kernel::GemmS
+            | Kernel::GemmSimple
+            | Kernel::Gemv
+            | Kernel::GemvRms
+            | Kernel::GemvRmsAttn => Module::Gemm,
             Kernel::FlashAttnD64
             | Kernel::FlashAttnD64V2
             | Kernel::FlashAttnD64V3
@@ -239,6 +245,7 @@ impl Kernel {
             Kernel::GemmTmaC => "gemm_bf16_tma_c",
             Kernel::GemvRms => "gemv_rms_bf16",
             Kernel::AttnDecD64 => "attn_dec_d64",
+            Kernel::GemvRmsAttn => "gemv_rms_attn",
         }
     }
 
@@ -252,7 +259,7 @@ impl Kernel {
             | Kernel::GemmTmaE
             | Kernel::GemmTmaPE
             | Kernel::GemmTmaC => Some(TMA_SMEM as i32),
-            Kernel::AttnRows | Kernel::AttnDecD64 => Some(200 * 1024),
+            Kernel::AttnRows | Kernel::AttnDecD64 | Kernel::GemvRmsAttn => Some(200 * 1024),
             _ => None,
         }
     }

@@ -215,6 +215,8 @@ pub fn gemm_with(
     kernel: GemmKernel,
     var: EpiVariant,
 ) -> Result<()> {
+    // The L2 prefetch hint is for this product only (used by the batch-1 GEMV).
+    let pf = dev.take_next_prefetch();
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -327,6 +329,8 @@ pub fn gemm_with(
                     Arg::I(ni),
                     Arg::I(ki),
                     Arg::I(epi.code()),
+                    Arg::P(pf.0),
+                    Arg::L(pf.1 as i64),
                 ],
             )
         }
@@ -1370,6 +1374,7 @@ pub fn gemv_rms(
         epi.out_cols(n).checked_mul(epi.out_size()).ok_or_else(ov)?,
         "gemv_rms out",
     )?;
+    let pf = dev.take_next_prefetch();
     dev.launch(
         Kernel::GemvRms,
         (n.div_ceil(4) as u32, 1, 1),
@@ -1385,6 +1390,142 @@ pub fn gemv_rms(
             Arg::I(i32_of(k, "k")?),
             Arg::I(epi.code()),
             Arg::F(eps),
+            Arg::P(pf.0),
+            Arg::L(pf.1 as i64),
+        ],
+    )
+}
+
+/// The attention half of [`gemv_rms_attn`] (batch 1, head size 64).
+#[derive(Debug, Clone, Copy)]
+pub struct HeadAttention {
+    /// Self-attention over a KV cache (the GEMV makes q, k, v; the new key and value are
+    /// appended at row `*pos`; keys `0..=*pos`, bias row indexed by the position), or
+    /// cross-attention (the GEMV makes q; keys below `key_len[0]`, no bias).
+    pub self_attn: bool,
+    /// Keys: element (j, h, d) at `k[j * kv_row + h * 64 + d]` (cache or encoder K).
+    pub k: DevView,
+    /// Values, laid out as `k`.
+    pub v: DevView,
+    /// Row stride of `k` and `v` in elements.
+    pub kv_row: usize,
+    /// Key rows in `k`/`v` (cache capacity or encoder length).
+    pub lk: usize,
+    /// Device `int` position (self-attention).
+    pub pos: DevView,
+    /// Device `int` key count of the encoded input (cross-attention; may be null).
+    pub key_len: DevView,
+    /// `[heads][bias_w]` f32 position-bias table (self-attention; may be null).
+    pub bias: DevView,
+    /// Bias table centre.
+    pub bias_r: usize,
+    /// Bias table width.
+    pub bias_w: usize,
+    /// `heads` device ints, zero between launches (the kernel leaves them zero).
+    pub counters: DevView,
+    /// Output `[heads * 64]` bf16.
+    pub att: DevView,
+}
+
+/// Batch-1 decode: `out = W · rmsnorm(x)` in bf16 (q, k, v of every head for self-attention,
+/// q for cross-attention; `heads * 64 * parts` rows) and then each head's attention (see
+/// [`HeadAttention`]) in the same kernel, by the block that completes the head's rows. Same
+/// operand rules as [`gemv_rms`]; head size 64.
+#[allow(clippy::too_many_arguments)]
+pub fn gemv_rms_attn(
+    dev: &CudaDevice,
+    x: DevView,
+    g: DevView,
+    w: DevView,
+    out: DevView,
+    (heads, k): (usize, usize),
+    eps: f32,
+    at: &HeadAttention,
+) -> Result<()> {
+    if heads == 0 {
+        return Ok(());
+    }
+    let inner = heads * 64;
+    let parts = if at.self_attn { 3 } else { 1 };
+    let n = parts * inner;
+    if !gemv_rms_fits(x, g, w, k, k) {
+        return Err(CudaError::Shape(format!(
+            "gemv_rms_attn needs k % 8 == 0, k <= {GEMV_RMS_MAX_K} and 16-byte aligned operands (k {k})"
+        )));
+    }
+    if at.lk == 0 || at.kv_row < inner || !at.kv_row.is_multiple_of(2) {
+        return Err(CudaError::Shape(format!(
+            "gemv_rms_attn: {} key rows of stride {} for {inner} columns",
+            at.lk, at.kv_row
+        )));
+    }
+    let smem = (512 + at.lk) * 4;
+    if smem > 200 * 1024 {
+        return Err(CudaError::Shape(format!(
+            "gemv_rms_attn over {} keys exceeds shared memory",
+            at.lk
+        )));
+    }
+    if [out.ptr(), at.k.ptr(), at.v.ptr(), at.att.ptr()]
+        .iter()
+        .any(|p| p % 4 != 0)
+    {
+        return Err(CudaError::Shape(
+            "gemv_rms_attn needs 4-byte aligned out, k, v, att".into(),
+        ));
+    }
+    let ov = || CudaError::Shape("gemv_rms_attn extent overflows".into());
+    need(x, k * 4, "gemv_rms_attn x")?;
+    need(g, k * 4, "gemv_rms_attn g")?;
+    need(w, extent(n, k, k).ok_or_else(ov)? * 2, "gemv_rms_attn w")?;
+    need(out, n * 2, "gemv_rms_attn out")?;
+    let kv = extent(at.lk, at.kv_row, inner).ok_or_else(ov)? * 2;
+    need(at.k, kv, "gemv_rms_attn k")?;
+    need(at.v, kv, "gemv_rms_attn v")?;
+    need(at.counters, heads * 4, "gemv_rms_attn counters")?;
+    need(at.att, inner * 2, "gemv_rms_attn att")?;
+    if at.self_attn {
+        need(at.pos, 4, "gemv_rms_attn pos")?;
+    }
+    if !at.key_len.is_null() {
+        need(at.key_len, 4, "gemv_rms_attn key_len")?;
+    }
+    if !at.bias.is_null() {
+        if at.bias_w == 0 {
+            return Err(CudaError::Shape("attention bias of width 0".into()));
+        }
+        need(at.bias, heads * at.bias_w * 4, "gemv_rms_attn bias")?;
+    }
+    let pf = dev.take_next_prefetch();
+    dev.launch(
+        Kernel::GemvRmsAttn,
+        (n.div_ceil(4) as u32, 1, 1),
+        (256, 1, 1),
+        smem as u32,
+        &[
+            Arg::P(x.ptr()),
+            Arg::P(g.ptr()),
+            Arg::P(w.ptr()),
+            Arg::L(k as i64),
+            Arg::P(out.ptr()),
+            Arg::I(i32_of(n, "n")?),
+            Arg::I(i32_of(k, "k")?),
+            Arg::F(eps),
+            Arg::P(at.counters.ptr()),
+            Arg::I(i32_of(inner, "inner")?),
+            Arg::I(parts as i32),
+            Arg::P(at.k.ptr()),
+            Arg::P(at.v.ptr()),
+            Arg::L(at.kv_row as i64),
+            Arg::I(i32_of(at.lk, "lk")?),
+            Arg::P(if at.self_attn { at.pos.ptr() } else { 0 }),
+            Arg::P(if at.self_attn { 0 } else { at.key_len.ptr() }),
+            Arg::P(at.bias.ptr()),
+            Arg::I(i32_of(at.bias_r, "bias R")?),
+            Arg::I(i32_of(at.bias_w.max(1), "bias W")?),
+            Arg::P(at.att.ptr()),
+            Arg::P(pf.0),
+            Arg::L(pf.1 as i64),
         ],
     )
 }

@@ -175,10 +175,11 @@ fn engine_matches_cpu_backend_on_fixture_models() {
     eprintln!("engine greedy: {same}/{seqs} identical, {accepted} near-tie divergences accepted");
 }
 
-/// Batch-1 decode with each combination of programmatic dependent launch and the RMS norm
-/// folded into the GEMV, with and without a graph: PDL changes no bit; the folded norm gives
-/// the same first-step logits as the norm kernel within bf16 rounding, and the same greedy
-/// tokens except at near-ties (checked against the CPU's top-2 margin, as above).
+/// Batch-1 decode with combinations of programmatic dependent launch, the RMS norm folded
+/// into the GEMV, the attention inside the GEMV and the L2 prefetch hints, with and without a
+/// graph: PDL, prefetch and graph replay change no bit; the folded norm and the fused
+/// attention give the same first-step logits as the separate kernels within bf16 rounding,
+/// and the same greedy tokens as the CPU except at near-ties (top-2 margin, as above).
 #[test]
 fn decode_options_pdl_and_folded_norm_agree() {
     let dev = match CudaDevice::new(0) {
@@ -214,28 +215,40 @@ fn decode_options_pdl_and_folded_norm_agree() {
             let enc = eng.encode(&inp, true).unwrap();
             let mut toks = Vec::new();
             let mut first = Vec::new();
-            for (pdl, fused) in [(false, false), (true, false), (false, true), (true, true)] {
+            // (PDL, folded norm, attention inside the GEMV, L2 prefetch of the next weights)
+            for (pdl, fused, fattn, pf) in [
+                (false, false, false, true),
+                (true, false, false, true),
+                (false, true, false, true),
+                (true, true, false, true),
+                (false, true, true, true),
+                (true, true, true, true),
+                (true, true, true, false),
+            ] {
                 for graph in [true, false] {
                     let mut s = DecodeState::new(&eng, &enc, max_new, true).unwrap();
                     s.set_pdl(&dev, pdl);
                     s.set_fused_norm(fused);
+                    s.set_fused_attn(fattn);
+                    s.set_prefetch(pf);
                     assert_eq!(s.options(), (pdl && dev.pdl_supported(), fused));
+                    assert_eq!(s.fused_attn(), fattn);
                     s.run(&eng, &enc, 1, graph).unwrap();
                     let lg = s.logits(&eng).unwrap();
                     assert!(
                         lg.iter().all(|v| v.is_finite()),
                         "{name}: logits not finite"
                     );
-                    first.push(((pdl, fused, graph), lg));
+                    first.push(((pdl, fused, fattn, graph), lg));
                     s.reset(&eng).unwrap();
                     s.run(&eng, &enc, max_new, graph).unwrap();
-                    toks.push(((pdl, fused, graph), s.tokens(&eng, true).unwrap()));
+                    toks.push(((pdl, fused, fattn, graph), s.tokens(&eng, true).unwrap()));
                     runs += 1;
                 }
             }
-            // PDL and graph replay change no bit, for either norm path.
-            for fused in [false, true] {
-                let same: Vec<_> = first.iter().filter(|(o, _)| o.1 == fused).collect();
+            // PDL and graph replay change no bit, for each kernel path.
+            for path in [(false, false), (true, false), (true, true)] {
+                let same: Vec<_> = first.iter().filter(|(o, _)| (o.1, o.2) == path).collect();
                 for (o, lg) in &same[1..] {
                     assert_eq!(
                         lg, &same[0].1,
@@ -243,7 +256,7 @@ fn decode_options_pdl_and_folded_norm_agree() {
                         same[0].0
                     );
                 }
-                let same: Vec<_> = toks.iter().filter(|(o, _)| o.1 == fused).collect();
+                let same: Vec<_> = toks.iter().filter(|(o, _)| (o.1, o.2) == path).collect();
                 for (o, t) in &same[1..] {
                     assert_eq!(
                         t, &same[0].1,
@@ -252,16 +265,25 @@ fn decode_options_pdl_and_folded_norm_agree() {
                     );
                 }
             }
+            // Attention inside the GEMV vs the separate attention kernel: first-step logits.
+            let sep = &first.iter().find(|(o, _)| o.1 && !o.2).unwrap().1;
+            let inl = &first.iter().find(|(o, _)| o.1 && o.2).unwrap().1;
+            let ea = rel_err(inl, sep);
+            assert!(
+                ea <= 1e-2,
+                "{name} input {i}: attention-in-GEMV logits rel err {ea:e}"
+            );
+            eprintln!("{name:24} input {i}: attention-in-GEMV logits rel err {ea:.2e}");
             // Folded norm vs norm kernel: first-step logits.
             let plain = &first.iter().find(|(o, _)| !o.1).unwrap().1;
-            let folded = &first.iter().find(|(o, _)| o.1).unwrap().1;
+            let folded = &first.iter().find(|(o, _)| o.1 && !o.2).unwrap().1;
             let e = rel_err(folded, plain);
             assert!(
                 e <= 1e-2,
                 "{name} input {i}: folded-norm logits rel err {e:e}"
             );
-            // Folded-norm tokens vs the CPU's greedy: equal, or a near-tie divergence.
-            let got = &toks.iter().find(|(o, _)| o.1).unwrap().1[0];
+            // Fully fused tokens vs the CPU's greedy: equal, or a near-tie divergence.
+            let got = &toks.iter().find(|(o, _)| o.1 && o.2).unwrap().1[0];
             let want = cpu
                 .generate_greedy(
                     &inp,

@@ -1429,6 +1429,204 @@ fn decode_attention_appends_to_cache_at_pos() {
     }
 }
 
+/// The fused batch-1 GEMV + per-head attention (self-attention with cache append, and
+/// cross-attention with a key count) against the two-kernel path (gemv_rms, then the
+/// row-wise attention), twice in a row (the completion counters must come back to zero).
+#[test]
+fn gemv_rms_attn_matches_the_two_kernel_path() {
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(62);
+    for (heads, k, cap, pos, enc_len, key_len) in [
+        (4usize, 256usize, 16usize, 5usize, 9usize, 7usize),
+        (32, 2048, 64, 0, 128, 128),
+        (6, 768, 40, 39, 33, 1),
+    ] {
+        let inner = heads * 64;
+        let x: Vec<f32> = (0..k).map(|_| (rng.uniform() - 0.5) * 4.0).collect();
+        let g: Vec<f32> = (0..k).map(|_| 0.5 + rng.uniform()).collect();
+        let wq = rng.bf16_vec(3 * inner * k, 1.0 / (k as f32).sqrt());
+        let (xb, gb, wb) = (up_f32(&dev, &x), up_f32(&dev, &g), up_bf16(&dev, &wq));
+        let kc0 = rng.bf16_vec(cap * inner, 1.0);
+        let vc0 = rng.bf16_vec(cap * inner, 1.0);
+        let enc_kv = rng.bf16_vec(enc_len * 2 * inner, 1.0);
+        let ekv = up_bf16(&dev, &enc_kv);
+        let br = 12usize;
+        let bw = 2 * br + 1;
+        let tab: Vec<f32> = (0..heads * bw).map(|_| rng.uniform()).collect();
+        let tb = up_f32(&dev, &tab);
+        let posb = up_i32(&dev, &[pos as i32]);
+        let klb = up_i32(&dev, &[key_len as i32]);
+        for self_attn in [true, false] {
+            let parts = if self_attn { 3 } else { 1 };
+            let n = parts * inner;
+            let wv = wb.slice(0, n * k * 2).unwrap();
+            // Two-kernel path.
+            let (kr, vr) = (up_bf16(&dev, &kc0), up_bf16(&dev, &vc0));
+            let out_r = poisoned(&dev, n * 2);
+            ops::gemv_rms(
+                &dev,
+                xb.view(),
+                gb.view(),
+                wv,
+                k,
+                out_r.view(),
+                (n, k),
+                1e-6,
+                Epilogue::Bf16,
+            )
+            .unwrap();
+            let att_r = poisoned(&dev, inner * 2);
+            let at = if self_attn {
+                Attention {
+                    batch: 1,
+                    heads,
+                    dh: 64,
+                    lq: 1,
+                    lk: cap,
+                    q: out_r.view(),
+                    q_st: Strides {
+                        batch: 3 * inner,
+                        row: 3 * inner,
+                    },
+                    k: kr.view(),
+                    v: vr.view(),
+                    kv_st: Strides {
+                        batch: cap * inner,
+                        row: inner,
+                    },
+                    o: att_r.view(),
+                    o_st: Strides {
+                        batch: inner,
+                        row: inner,
+                    },
+                    key_len: DevView::NULL,
+                    bias: tb.view(),
+                    bias_r: br,
+                    bias_w: bw,
+                    bias_qpos: true,
+                    causal: true,
+                    q_offset: 0,
+                    kv_div: 1,
+                    pos: posb.view(),
+                    new_kv: Some((
+                        out_r.slice(inner * 2, n * 2 - inner * 2).unwrap(),
+                        out_r.slice(inner * 4, n * 2 - inner * 4).unwrap(),
+                        3 * inner,
+                    )),
+                    force_rows: false,
+                }
+            } else {
+                Attention {
+                    batch: 1,
+                    heads,
+                    dh: 64,
+                    lq: 1,
+                    lk: enc_len,
+                    q: out_r.view(),
+                    q_st: Strides {
+                        batch: inner,
+                        row: inner,
+                    },
+                    k: ekv.view(),
+                    v: ekv.view().from(inner * 2).unwrap(),
+                    kv_st: Strides {
+                        batch: enc_len * 2 * inner,
+                        row: 2 * inner,
+                    },
+                    o: att_r.view(),
+                    o_st: Strides {
+                        batch: inner,
+                        row: inner,
+                    },
+                    key_len: klb.view(),
+                    bias: DevView::NULL,
+                    bias_r: 0,
+                    bias_w: 1,
+                    bias_qpos: false,
+                    causal: false,
+                    q_offset: 0,
+                    kv_div: 1,
+                    pos: DevView::NULL,
+                    new_kv: None,
+                    force_rows: false,
+                }
+            };
+            ops::attention(&dev, &at).unwrap();
+            let want_out = down_bf16(&dev, &out_r, n);
+            let want_att: Vec<f64> = down_bf16(&dev, &att_r, inner)
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let want_kc = down_bf16(&dev, &kr, cap * inner);
+            let want_vc = down_bf16(&dev, &vr, cap * inner);
+            // Fused, twice from the same start.
+            let ctr = dev.alloc(heads * 4).unwrap();
+            dev.memset(&ctr, 0, heads * 4, 0).unwrap();
+            for rep in 0..2 {
+                let (kf, vf) = (up_bf16(&dev, &kc0), up_bf16(&dev, &vc0));
+                let out_f = poisoned(&dev, n * 2);
+                let att_f = poisoned(&dev, inner * 2);
+                let ha = ops::HeadAttention {
+                    self_attn,
+                    k: if self_attn { kf.view() } else { ekv.view() },
+                    v: if self_attn {
+                        vf.view()
+                    } else {
+                        ekv.view().from(inner * 2).unwrap()
+                    },
+                    kv_row: if self_attn { inner } else { 2 * inner },
+                    lk: if self_attn { cap } else { enc_len },
+                    pos: posb.view(),
+                    key_len: klb.view(),
+                    bias: if self_attn { tb.view() } else { DevView::NULL },
+                    bias_r: br,
+                    bias_w: bw,
+                    counters: ctr.view(),
+                    att: att_f.view(),
+                };
+                ops::gemv_rms_attn(
+                    &dev,
+                    xb.view(),
+                    gb.view(),
+                    wv,
+                    out_f.view(),
+                    (heads, k),
+                    1e-6,
+                    &ha,
+                )
+                .unwrap();
+                let what = format!("gemv_rms_attn self {self_attn} heads {heads} k {k} rep {rep}");
+                // Same GEMV code as gemv_rms: equal up to the compiler's FMA contraction.
+                let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+                check(
+                    &format!("{what}: q/k/v rows"),
+                    &down_bf16(&dev, &out_f, n),
+                    &f64s(&want_out),
+                    1e-3,
+                );
+                check(&what, &down_bf16(&dev, &att_f, inner), &want_att, 1e-2);
+                if self_attn {
+                    check(
+                        &format!("{what}: k cache"),
+                        &down_bf16(&dev, &kf, cap * inner),
+                        &f64s(&want_kc),
+                        1e-3,
+                    );
+                    check(
+                        &format!("{what}: v cache"),
+                        &down_bf16(&dev, &vf, cap * inner),
+                        &f64s(&want_vc),
+                        1e-3,
+                    );
+                }
+                let mut c = vec![1i32; heads];
+                dev.download(&ctr, 0, &mut c).unwrap();
+                assert!(c.iter().all(|&v| v == 0), "{what}: counters {c:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn gemv_with_folded_rmsnorm_matches_f64_and_the_two_kernel_path() {
     let Some(dev) = device() else { return };
@@ -1459,8 +1657,10 @@ fn gemv_with_folded_rmsnorm_matches_f64_and_the_two_kernel_path() {
             .collect();
         let want = r::matmul_nt(&h, &w, 1, n, k);
         let (xb, gb, wb) = (up_f32(&dev, &x), up_f32(&dev, &g), up_bf16(&dev, &w));
-        // f32 out, against f64 and against rmsnorm + gemv.
+        // f32 out, against f64 and against rmsnorm + gemv; with an L2 prefetch hint (of the
+        // weights themselves; a hint changes nothing).
         let o = poisoned(&dev, n * 4);
+        dev.set_next_prefetch(wb.ptr(), wb.bytes());
         ops::gemv_rms(
             &dev,
             xb.view(),

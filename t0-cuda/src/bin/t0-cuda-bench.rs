@@ -661,16 +661,20 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     if dev.pdl_supported() {
         st.set_fused_norm(true);
         st.set_pdl(dev, true);
+        // run() sets the flags it prefers; time each by replaying the captured graph directly.
+        st.reset(&m)?;
+        st.run(&m, &enc, 1, true)?;
         for flags in [0, 1, 2, 3] {
             dev.set_pdl_flags(flags)?;
             let ms = time_ms(dev, 3, || {
                 st.reset(&m)?;
-                st.run(&m, &enc, new, true)
+                st.replay(&m, new)
             })?;
             variants.push(format!("PDL flags {flags}: {:.3}", ms / new as f64));
         }
         dev.set_pdl_flags(t0_cuda::device::PDL_FLAGS_DEFAULT)?;
         // The general row-wise attention kernel instead of attn_dec_d64.
+        st.set_fused_attn(false);
         ops::set_rows_d64(false);
         let ms = time_ms(dev, 3, || {
             st.reset(&m)?;
@@ -678,7 +682,27 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
         })?;
         ops::set_rows_d64(true);
         variants.push(format!(
-            "PDL flags default, attn_rows instead of attn_dec_d64: {:.3}",
+            "PDL flags default, attn_rows instead of attn_dec_d64 (attention in GEMV off): {:.3}",
+            ms / new as f64
+        ));
+        st.set_fused_attn(false);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        st.set_fused_attn(true);
+        variants.push(format!(
+            "PDL, folded norm, attention in GEMV off: {:.3}",
+            ms / new as f64
+        ));
+        st.set_prefetch(true);
+        let ms = time_ms(dev, 3, || {
+            st.reset(&m)?;
+            st.run(&m, &enc, new, true)
+        })?;
+        st.set_prefetch(false);
+        variants.push(format!(
+            "default plus L2 prefetch of the next weights: {:.3}",
             ms / new as f64
         ));
     }

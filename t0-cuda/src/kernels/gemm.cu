@@ -160,8 +160,9 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
 // then a block reduction. K % 8 == 0, W rows and x 16-byte aligned. The weights are never
 // written while a forward runs, so each thread's first two chunks of W are loaded before the
 // PDL wait: under programmatic dependent launch they stream while the previous kernel ends.
-#define GEMV_PROLOGUE                                                                   \
-    const int n0 = blockIdx.x * 4;                                                      \
+#define GEMV_PROLOGUE GEMV_PROLOGUE_AT(blockIdx.x * 4)
+#define GEMV_PROLOGUE_AT(N0)                                                            \
+    const int n0 = (N0);                                                                \
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;                      \
     const uint4* w[4];                                                                  \
     _Pragma("unroll") for (int r = 0; r < 4; ++r) w[r] =                                \
@@ -182,6 +183,21 @@ extern "C" __global__ void gemm_bf16_simple(const u16* A, long long lda, const u
         _Pragma("unroll") for (int r = 0; r < 4; ++r) p1[r] = ld_stream(w[r] + tid + 256); \
     }                                                                                   \
     pdl_prologue();
+
+// Decode streams one weight matrix per kernel; between kernels the memory system idles. The
+// last 64 blocks of a GEMV grid (they start last, in the grid's tail) prefetch the first
+// `bytes` of the NEXT kernel's weights into L2 (evict-last), so that kernel's first wave
+// reads from L2. A hint only: `pf` null or `bytes` <= 0 does nothing.
+__device__ __forceinline__ void gemv_prefetch_next(const char* pf, long long bytes) {
+    if (pf == 0 || bytes <= 0) return;
+    const int nb = min(64, (int)gridDim.x);
+    const int b = (int)blockIdx.x - ((int)gridDim.x - nb);
+    if (b < 0) return;
+    const long long lines = (bytes + 127) >> 7;
+    for (long long l = (long long)b * blockDim.x + threadIdx.x; l < lines;
+         l += (long long)nb * blockDim.x)
+        asm volatile("prefetch.global.L2::evict_last [%0];\n" ::"l"(pf + (l << 7)));
+}
 
 // Sums the 4 row accumulators over the block and writes them through the epilogue.
 __device__ __forceinline__ void gemv_finish(float* acc, float (*red)[4], void* out, int mode,
@@ -208,11 +224,13 @@ __device__ __forceinline__ void gemv_finish(float* acc, float (*red)[4], void* o
 extern "C" __global__ void __launch_bounds__(256, 4) gemv_bf16(const u16* __restrict__ x,
                                                            const u16* __restrict__ W,
                                                            long long ldw, void* out, int N,
-                                                           int K, int mode) {
+                                                           int K, int mode, const char* pf,
+                                                           long long pf_bytes) {
     __shared__ float red[8][4];
     GEMV_PROLOGUE
     (void)lane;
     (void)warp;
+    gemv_prefetch_next(pf, pf_bytes);
     const uint4* xv = (const uint4*)x;
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     if (has0) {
@@ -270,12 +288,14 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
                                                                const float* __restrict__ g,
                                                                const u16* __restrict__ W,
                                                                long long ldw, void* out, int N,
-                                                               int K, int mode, float eps) {
+                                                               int K, int mode, float eps,
+                                                               const char* pf, long long pf_bytes) {
     __shared__ float red[8][4];
     __shared__ float ssr[32];
     GEMV_PROLOGUE
     (void)lane;
     (void)warp;
+    gemv_prefetch_next(pf, pf_bytes);
     const float4* xv = (const float4*)x;
     const float4* gv = (const float4*)g;
     const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -295,4 +315,152 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
         for (int r = 0; r < 4; ++r) acc[r] += dot8(p1[r], h);
     }
     gemv_finish(acc, red, out, mode, n0, N);
+}
+
+// Batch-1 decode: `gemv_rms_bf16` (bf16 out) producing the attention inputs of every head, and
+// the attention of each head computed by the block that completes it — one kernel instead of
+// two. parts == 3: out holds q | k | v (each `inner` rows; self-attention: the new key and
+// value are appended to the cache K/V at row *pos, keys 0..=*pos, causal, bias row indexed by
+// the query position); parts == 1: out holds q (cross-attention over the encoder's K/V rows,
+// keys < key_len[0], no bias). A head's rows come from 16 blocks per part (4 rows each, head
+// size 64; for self-attention the blocks are ordered head by head); each block counts itself
+// in counters[head] after its stores (fenced), and the one that brings the count to
+// 16 * parts runs the head's attention (reading the other blocks' rows through L2) and resets
+// the counter. Attention as attn_dec_d64 with 8 warps. The output
+// `att` row is [heads * 64] bf16. Dynamic shared memory: (512 + Lk) floats.
+extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
+    const float* __restrict__ x, const float* __restrict__ g, const u16* __restrict__ W,
+    long long ldw, u16* out, int N, int K, float eps, int* counters, int inner, int parts,
+    u16* Kc, u16* Vc, long long kv_rs, int Lk, const int* __restrict__ pos,
+    const int* __restrict__ key_len, const float* __restrict__ bias, int bias_R, int bias_W,
+    u16* __restrict__ att, const char* pf, long long pf_bytes) {
+    __shared__ float red[8][4];
+    __shared__ float ssr[32];
+    __shared__ int last;
+    extern __shared__ float dsh[];
+    // Self-attention: blocks walk the heads in order (per head its 16 q, 16 k and 16 v blocks
+    // back to back), so each head's attention runs while later heads' rows are still being
+    // computed instead of all at the end of the grid.
+    GEMV_PROLOGUE_AT(parts == 3 ? ((blockIdx.x % 48) / 16) * inner + (blockIdx.x / 48) * 64 +
+                                      (blockIdx.x % 16) * 4
+                                : blockIdx.x * 4)
+    gemv_prefetch_next(pf, pf_bytes);
+    const float4* xv = (const float4*)x;
+    const float4* gv = (const float4*)g;
+    const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 xa0 = has0 ? xv[2 * tid] : z4, xb0 = has0 ? xv[2 * tid + 1] : z4;
+    const float4 xa1 = has1 ? xv[2 * tid + 512] : z4, xb1 = has1 ? xv[2 * tid + 513] : z4;
+    const float ss = block_sum(sq4(xa0) + sq4(xb0) + sq4(xa1) + sq4(xb1), ssr);
+    const float inv = rsqrtf(ss / (float)K + eps);
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (has0) {
+        const uint4 hh = norm8(xa0, xb0, gv[2 * tid], gv[2 * tid + 1], inv);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p0[r], hh);
+    }
+    if (has1) {
+        const uint4 hh = norm8(xa1, xb1, gv[2 * tid + 512], gv[2 * tid + 513], inv);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[r] += dot8(p1[r], hh);
+    }
+    gemv_finish(acc, red, out, EPI_BF16, n0, N);
+
+    // The block's rows are stored: count them for their head.
+    const int h = (n0 % inner) >> 6;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) last = atomicAdd(counters + h, 1) == 16 * parts - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+
+    float* part = dsh;       // 8 x 64
+    float* sc = dsh + 512;   // scores
+    const bool self = parts == 3;
+    int kend, jn = -1, bref = 0;
+    if (self) {
+        const int qoff = *pos;
+        kend = min(Lk, qoff + 1);
+        jn = qoff;
+        bref = bias_R - qoff;
+    } else {
+        kend = key_len ? min(Lk, key_len[0]) : Lk;
+    }
+    const u16* q = out + h * 64;
+    const u32 qw = __ldcg((const unsigned int*)q + lane);
+    const float q0 = lo_f(qw), q1 = hi_f(qw);
+    u32 nkw = 0u, nvw = 0u;
+    if (self) {
+        nkw = __ldcg((const unsigned int*)(out + inner + h * 64) + lane);
+        nvw = __ldcg((const unsigned int*)(out + 2 * inner + h * 64) + lane);
+        if (warp == 0 && jn < Lk) {
+            ((u32*)(Kc + (long long)jn * kv_rs + h * 64))[lane] = nkw;
+            ((u32*)(Vc + (long long)jn * kv_rs + h * 64))[lane] = nvw;
+        }
+    }
+    const u16* Kb = Kc + h * 64;
+    const u16* Vb = Vc + h * 64;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
+        u32 kw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            kw[u] = 0u;
+            if (j < kend) kw[u] = (j == jn) ? nkw : ((const u32*)(Kb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            float s = warp_sum(fmaf(q0, lo_f(kw[u]), q1 * hi_f(kw[u])));
+            if (j < kend && lane == 0) {
+                if (brow) {
+                    int bi = j + bref;
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    s += brow[bi];
+                }
+                sc[j] = s;
+            }
+        }
+    }
+    __syncthreads();
+    float mx = -T0_INF;
+    for (int j = lane; j < kend; j += 32) mx = fmaxf(mx, sc[j]);
+    mx = warp_max(mx);
+    float sum = 0.0f;
+    for (int j = lane; j < kend; j += 32) sum += __expf(sc[j] - mx);
+    sum = warp_sum(sum);
+    float a0 = 0.0f, a1 = 0.0f;
+    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
+        u32 vw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            vw[u] = 0u;
+            if (j < kend) vw[u] = (j == jn) ? nvw : ((const u32*)(Vb + (long long)j * kv_rs))[lane];
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + 8 * u;
+            if (j < kend) {
+                const float p = __expf(sc[j] - mx);
+                a0 = fmaf(p, lo_f(vw[u]), a0);
+                a1 = fmaf(p, hi_f(vw[u]), a1);
+            }
+        }
+    }
+    part[warp * 64 + 2 * lane] = a0;
+    part[warp * 64 + 2 * lane + 1] = a1;
+    __syncthreads();
+    if (warp == 0) {
+        const float rs = sum > 0.0f ? 1.0f / sum : 0.0f;
+        float o0 = 0.0f, o1 = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 8; ++w) {
+            o0 += part[w * 64 + 2 * lane];
+            o1 += part[w * 64 + 2 * lane + 1];
+        }
+        ((u32*)(att + h * 64))[lane] = pack2(o0 * rs, o1 * rs);
+        if (lane == 0) counters[h] = 0;
+    }
 }
