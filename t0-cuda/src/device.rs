@@ -46,6 +46,8 @@ pub struct CudaDevice {
     /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
     trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
     fast_verified: std::sync::OnceLock<(bool, bool, bool)>,
+    /// The flash kernel automatic choice takes ([`CudaDevice::flash_choice`]).
+    flash_choice: std::sync::OnceLock<crate::ops::FlashKernel>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
 }
 
@@ -235,6 +237,7 @@ impl CudaDevice {
             next_prefetch: Mutex::new((0, 0)),
             trace: Mutex::new(None),
             fast_verified: std::sync::OnceLock::new(),
+            flash_choice: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
     }
@@ -352,6 +355,7 @@ impl CudaDevice {
     pub fn warm_up(&self) -> Result<()> {
         let _ = self.wgmma_checked();
         let _ = self.fast_kernels_checked();
+        let _ = self.flash_choice();
         for k in Kernel::ALL {
             if k.module() == Module::GemmSm90 && !self.has_wgmma() {
                 continue;
@@ -386,6 +390,31 @@ impl CudaDevice {
         });
         self.set_wgmma_checked(ok);
         Some(ok)
+    }
+
+    /// The flash-attention kernel automatic choice uses: the fastest of those that passed
+    /// their checks, timed once on this device ([`crate::ops::flash_timing_choice`]; not
+    /// inside a graph capture: [`CudaDevice::warm_up`] runs it). If the timing itself fails:
+    /// v3, v2 or the old kernel, by the self-check.
+    pub fn flash_choice(&self) -> crate::ops::FlashKernel {
+        use crate::ops::FlashKernel;
+        if let Some(k) = self.flash_choice.get() {
+            return *k;
+        }
+        let fallback = match self.fast_kernels_checked() {
+            (_, _, true) => FlashKernel::V3,
+            (true, _, _) => FlashKernel::V2,
+            _ => FlashKernel::Old,
+        };
+        let Some(me) = self.me.get().and_then(|w| w.upgrade()) else {
+            return fallback;
+        };
+        let k = crate::ops::flash_timing_choice(&me).unwrap_or_else(|e| {
+            eprintln!("t0-cuda: flash attention timing failed ({e}); using {fallback:?}");
+            fallback
+        });
+        let _ = self.flash_choice.set(k);
+        *self.flash_choice.get().unwrap_or(&k)
     }
 
     /// Outcome of the self-check of (`flash_attn_d64_v2`, `rmsnorm_vec`, `flash_attn_d64_v3`)

@@ -886,14 +886,19 @@ impl FlashKernel {
                 if env == "v3p64" {
                     return FlashKernel::V3Pipe64;
                 }
-                let (v2, _, v3) = dev.fast_kernels_checked();
-                if v3 && env != "v2" {
-                    FlashKernel::V3
-                } else if v2 {
-                    FlashKernel::V2
-                } else {
-                    FlashKernel::Old
+                if env == "v3" {
+                    return FlashKernel::V3;
                 }
+                let (v2, _, _) = dev.fast_kernels_checked();
+                if env == "v2" {
+                    return if v2 {
+                        FlashKernel::V2
+                    } else {
+                        FlashKernel::Old
+                    };
+                }
+                // The fastest kernel that passed its check, timed once per device.
+                dev.flash_choice()
             }
             k => k,
         }
@@ -1235,6 +1240,134 @@ pub fn fast_kernels_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool
         }
     }
     Ok((flash_ok, norm_ok, v3_ok))
+}
+
+/// Verifies the two pipelined flash variants against the old kernel (a T5-table case and a
+/// causal one), then times every flash kernel that passed (v2, v3 from
+/// [`CudaDevice::fast_kernels_checked`], the pipelined ones from here) on 4 x 512 tokens of
+/// 64 heads in the engine's fused-QKV layout with T5's bias table (R 128, W 257) and key
+/// lengths; returns the fastest ([`FlashKernel::Old`] when none passed) and prints the
+/// timings. Used once per device by [`CudaDevice::flash_choice`].
+pub fn flash_timing_choice(dev: &std::sync::Arc<CudaDevice>) -> Result<FlashKernel> {
+    use crate::reference::{Rng, from_bf16_bits, rel_err};
+    let (v2_ok, _, v3_ok) = dev.fast_kernels_checked();
+    let mut rng = Rng::new(0xf1a5);
+    let run = |kern: FlashKernel,
+               qkv: &crate::DevBuf,
+               o: &crate::DevBuf,
+               tb: &crate::DevBuf,
+               lb: &crate::DevBuf,
+               (batch, heads, len, causal): (usize, usize, usize, bool)|
+     -> Result<()> {
+        let inner = heads * 64;
+        let st = Strides {
+            batch: len * 3 * inner,
+            row: 3 * inner,
+        };
+        let at = Attention {
+            batch,
+            heads,
+            dh: 64,
+            lq: len,
+            lk: len,
+            q: qkv.view(),
+            q_st: st,
+            k: qkv.view().from(inner * 2)?,
+            v: qkv.view().from(inner * 4)?,
+            kv_st: st,
+            o: o.view(),
+            o_st: Strides {
+                batch: len * inner,
+                row: inner,
+            },
+            key_len: lb.view(),
+            bias: tb.view(),
+            bias_r: 128,
+            bias_w: 257,
+            bias_qpos: !causal,
+            causal,
+            q_offset: 0,
+            kv_div: 1,
+            pos: DevView::NULL,
+            new_kv: None,
+            force_rows: false,
+        };
+        attention_with(dev, &at, kern)
+    };
+    let setup =
+        |rng: &mut Rng, batch: usize, heads: usize, len: usize, lens: &[i32]| -> Result<_> {
+            let inner = heads * 64;
+            let qkv = dev.alloc(batch * len * 3 * inner * 2)?;
+            init_uniform_bf16(
+                dev,
+                qkv.view(),
+                batch * len * 3 * inner,
+                rng.below(1 << 30) as u32,
+                1.0,
+            )?;
+            let tab: Vec<f32> = (0..heads * 257).map(|_| rng.uniform()).collect();
+            let tb = dev.alloc(tab.len() * 4)?;
+            dev.upload(&tb, 0, &tab)?;
+            let lb = dev.alloc(batch * 4)?;
+            dev.upload(&lb, 0, lens)?;
+            let o = dev.alloc(batch * len * inner * 2)?;
+            Ok((qkv, tb, lb, o))
+        };
+    // Correctness of the pipelined variants against the old kernel.
+    let mut pipe_ok = [true, true];
+    for (batch, heads, len, causal, lens) in [
+        (2usize, 2usize, 300usize, false, &[300i32, 171][..]),
+        (1, 3, 200, true, &[200][..]),
+    ] {
+        let (qkv, tb, lb, o) = setup(&mut rng, batch, heads, len, lens)?;
+        let n = batch * len * heads * 64;
+        let mut outs = Vec::new();
+        for kern in [FlashKernel::Old, FlashKernel::V3Pipe, FlashKernel::V3Pipe64] {
+            dev.memset(&o, 0, n * 2, 0xff)?;
+            run(kern, &qkv, &o, &tb, &lb, (batch, heads, len, causal))?;
+            let mut h = vec![0u16; n];
+            dev.download(&o, 0, &mut h)?;
+            outs.push(from_bf16_bits(&h));
+        }
+        let want: Vec<f64> = outs[0].iter().map(|&v| v as f64).collect();
+        for (i, ok) in pipe_ok.iter_mut().enumerate() {
+            let got = &outs[i + 1];
+            *ok &= got.iter().all(|v| v.is_finite()) && rel_err(got, &want) <= 1e-2;
+        }
+    }
+    // Timing on the G3 layout.
+    let (batch, heads, len) = (4usize, 64usize, 512usize);
+    let (qkv, tb, lb, o) = setup(&mut rng, batch, heads, len, &[512; 4])?;
+    let mut best = (FlashKernel::Old, f64::INFINITY);
+    let mut line = String::from("t0-cuda: flash attention 4x512, 64 heads (ms):");
+    for (kern, ok) in [
+        (FlashKernel::V2, v2_ok),
+        (FlashKernel::V3, v3_ok),
+        (FlashKernel::V3Pipe, pipe_ok[0]),
+        (FlashKernel::V3Pipe64, pipe_ok[1]),
+    ] {
+        if !ok {
+            line += &format!(" {kern:?} failed its check;");
+            continue;
+        }
+        run(kern, &qkv, &o, &tb, &lb, (batch, heads, len, false))?;
+        dev.synchronize()?;
+        let mut t = Vec::new();
+        for _ in 0..5 {
+            let s = std::time::Instant::now();
+            run(kern, &qkv, &o, &tb, &lb, (batch, heads, len, false))?;
+            dev.synchronize()?;
+            t.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        t.sort_by(|a, b| a.total_cmp(b));
+        let ms = t[2];
+        line += &format!(" {kern:?} {ms:.4};");
+        if ms < best.1 {
+            best = (kern, ms);
+        }
+    }
+    eprintln!("{line} chosen {:?}", best.0);
+    Ok(best.0)
 }
 
 /// Which RMS-norm kernel runs.

@@ -320,8 +320,9 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
 /// the relative difference between their outputs.
 fn attention_and_norm(dev: &Arc<CudaDevice>) -> Result<()> {
     println!(
-        "self-check (flash_attn_d64_v2, rmsnorm_vec, flash_attn_d64_v3): {:?} (automatic choice uses a kernel only if true)",
-        dev.fast_kernels_checked()
+        "self-check (flash_attn_d64_v2, rmsnorm_vec, flash_attn_d64_v3): {:?} (automatic choice uses a kernel only if true); flash kernel chosen by timing: {:?}",
+        dev.fast_kernels_checked(),
+        dev.flash_choice()
     );
     let (batch, heads, len) = (32usize, 64usize, 512usize);
     let inner = heads * 64;
