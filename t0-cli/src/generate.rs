@@ -18,6 +18,10 @@ pub struct GenerateArgs {
     /// Quantized linear weights: quantize at load (float checkpoint) or load a `t0 quantize`d one.
     #[arg(long, value_enum)]
     dtype: Option<crate::quantize::QuantDtype>,
+    /// Where the model runs: `cpu` (SIMD kernels, default) or `cuda` / `cuda:N` (NVIDIA GPU,
+    /// bf16 weights).
+    #[arg(long, default_value = "cpu")]
+    device: crate::device::Device,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
     /// Or a Hugging Face Hub repo id, `owner/name[@revision]`, fetched into the Hub cache.
@@ -97,9 +101,15 @@ fn parse_early_stopping(s: &str) -> Result<EarlyStopping, String> {
 
 /// Runs `t0 generate`.
 pub fn run(a: GenerateArgs) -> Result<(), String> {
-    match a.dtype {
-        Some(d) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
-        None => run_on(load_model(&a.model)?, a),
+    use crate::device::{Device, load_cuda, no_quantized_on_gpu};
+    match (a.device, a.dtype) {
+        (Device::Cpu, Some(d)) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
+        (Device::Cpu, None) => run_on(load_model(&a.model)?, a),
+        (Device::Cuda(_), Some(_)) => Err(no_quantized_on_gpu()),
+        #[cfg(feature = "cuda")]
+        (Device::Cuda(n), None) => run_on(load_cuda(&a.model, n)?, a),
+        #[cfg(not(feature = "cuda"))]
+        (Device::Cuda(n), None) => match load_cuda(&a.model, n)? {},
     }
 }
 

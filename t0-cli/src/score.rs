@@ -14,6 +14,10 @@ pub struct ScoreArgs {
     /// Quantized linear weights: quantize at load (float checkpoint) or load a `t0 quantize`d one.
     #[arg(long, value_enum)]
     dtype: Option<crate::quantize::QuantDtype>,
+    /// Where the model runs: `cpu` (SIMD kernels, default) or `cuda` / `cuda:N` (NVIDIA GPU,
+    /// bf16 weights).
+    #[arg(long, default_value = "cpu")]
+    device: crate::device::Device,
     /// Model directory (config.json + model.safetensors or a sharded index; the tokenizer,
     /// `spiece.model` or `tokenizer.json`, is looked up there too).
     /// Or a Hugging Face Hub repo id, `owner/name[@revision]`, fetched into the Hub cache.
@@ -42,9 +46,15 @@ pub struct ScoreArgs {
 
 /// Runs `t0 score`: prints one line per choice (`<log-likelihood>\t<choice>`) and the winner.
 pub fn run(a: ScoreArgs) -> Result<(), String> {
-    match a.dtype {
-        Some(d) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
-        None => run_on(load_model(&a.model)?, a),
+    use crate::device::{Device, load_cuda, no_quantized_on_gpu};
+    match (a.device, a.dtype) {
+        (Device::Cpu, Some(d)) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
+        (Device::Cpu, None) => run_on(load_model(&a.model)?, a),
+        (Device::Cuda(_), Some(_)) => Err(no_quantized_on_gpu()),
+        #[cfg(feature = "cuda")]
+        (Device::Cuda(n), None) => run_on(load_cuda(&a.model, n)?, a),
+        #[cfg(not(feature = "cuda"))]
+        (Device::Cuda(n), None) => match load_cuda(&a.model, n)? {},
     }
 }
 

@@ -255,3 +255,82 @@ fn errors_are_reported_not_panics() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `--device cuda` scores like the CPU (bf16 tolerance, as t0-cuda's parity tests) where a
+/// GPU is present, and says why not (no panic) where there is none; bad device names and
+/// quantized weights on a GPU are usage errors.
+#[test]
+fn device_cuda_scores_like_the_cpu_or_says_why_not() {
+    let name = "gated_silu";
+    let r = reference(name);
+    let dir = model_dir(name);
+    let spec = r["choices"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| join(&ids(c)))
+        .collect::<Vec<_>>()
+        .join("|||");
+    let input = join(&ids(&r["inputs"][0]));
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--model",
+            dir.to_str().unwrap(),
+            "--input-ids",
+            &input,
+            "--choice-ids",
+            &spec,
+        ];
+        args.extend_from_slice(extra);
+        t0(&args)
+    };
+    let parse = |out: &str| -> Vec<f64> {
+        out.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(s, _)| s.parse().unwrap())
+            .collect()
+    };
+    let cpu = parse(&stdout_ok(&score(&["--device", "cpu"])));
+    let o = score(&["--device", "cuda"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    if o.status.success() {
+        let gpu = parse(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(gpu.len(), cpu.len());
+        for (g, c) in gpu.iter().zip(&cpu) {
+            assert!((g - c).abs() <= 3e-2 * c.abs().max(1.0), "gpu {g} cpu {c}");
+        }
+    } else {
+        assert!(err.contains("--device cuda:0"), "{err}");
+        eprintln!("no usable CUDA device here: {err}");
+    }
+    for (extra, why) in [
+        (&["--device", "gpu"][..], "unknown device"),
+        (&["--device", "cuda:x"][..], "unknown device"),
+        (&["--device", "cuda", "--dtype", "int8"][..], "--dtype"),
+    ] {
+        let o = score(extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?} succeeded");
+        assert!(
+            err.contains(why) && !err.contains("panicked"),
+            "{extra:?}: {err}"
+        );
+    }
+    // generate takes the same option.
+    let o = t0(&[
+        "generate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--device",
+        "cuda:7",
+        "--input-ids",
+        &input,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    if !o.status.success() {
+        assert!(err.contains("--device cuda:7"), "{err}");
+    }
+}
