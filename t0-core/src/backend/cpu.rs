@@ -120,6 +120,103 @@ pub(super) fn host_upload(
     })
 }
 
+/// `x += y` on host tensors (both CPU backends).
+pub(super) fn host_add_assign(x: &mut CpuTensor, y: &CpuTensor) -> Result<(), BackendError> {
+    if x.rows != y.rows || x.cols != y.cols {
+        return Err(shape_err(
+            "add_assign",
+            format!("[{}, {}] += [{}, {}]", x.rows, x.cols, y.rows, y.cols),
+        ));
+    }
+    for (a, &b) in x.data.iter_mut().zip(&y.data) {
+        *a += b;
+    }
+    Ok(())
+}
+
+/// `x *= s` on a host tensor (both CPU backends).
+pub(super) fn host_scale(x: &mut CpuTensor, s: f32) -> Result<(), BackendError> {
+    x.data.iter_mut().for_each(|v| *v *= s);
+    Ok(())
+}
+
+/// [`Backend::write_rows`] on host tensors (both CPU backends).
+pub(super) fn host_write_rows(
+    dst: &mut CpuTensor,
+    src: &CpuTensor,
+    batch: usize,
+    cap: usize,
+    at: usize,
+) -> Result<(), BackendError> {
+    let bad = || {
+        shape_err(
+            "write_rows",
+            format!(
+                "src [{}, {}] into dst [{}, {}] as {batch} x {cap} at {at}",
+                src.rows, src.cols, dst.rows, dst.cols
+            ),
+        )
+    };
+    if batch == 0 || !src.rows.is_multiple_of(batch) || src.cols != dst.cols {
+        return Err(bad());
+    }
+    let n = src.rows / batch;
+    if Some(dst.rows) != batch.checked_mul(cap) || at.checked_add(n).is_none_or(|e| e > cap) {
+        return Err(bad());
+    }
+    let c = src.cols;
+    for b in 0..batch {
+        let s = &src.data[b * n * c..(b + 1) * n * c];
+        let d0 = (b * cap + at) * c;
+        dst.data[d0..d0 + n * c].copy_from_slice(s);
+    }
+    Ok(())
+}
+
+/// [`Backend::reorder_seqs`] in place on a host tensor (both CPU backends).
+pub(super) fn host_reorder_seqs(
+    x: &mut CpuTensor,
+    rows_per_seq: usize,
+    used: usize,
+    idx: &[usize],
+) -> Result<(), BackendError> {
+    let n = idx.len();
+    if used > rows_per_seq
+        || rows_per_seq == 0
+        || Some(x.rows) != n.checked_mul(rows_per_seq)
+        || idx.iter().any(|&i| i >= n)
+    {
+        return Err(shape_err(
+            "reorder_seqs",
+            format!(
+                "{} rows as {n} sequences of {rows_per_seq} ({used} used), {idx:?}",
+                x.rows
+            ),
+        ));
+    }
+    // In place: sources that are overwritten before they are read are saved first
+    // (only their `used` rows); everything else is a copy within `x.data`.
+    let (seq, live) = (rows_per_seq * x.cols, used * x.cols);
+    let mut saved: Vec<(usize, Vec<f32>)> = Vec::new();
+    for (dst, &src) in idx.iter().enumerate() {
+        if src != dst && idx[..dst].iter().all(|&s| s != src) && idx[src] != src {
+            // `src` will be overwritten (it is itself a destination that moves).
+            saved.push((src, x.data[src * seq..src * seq + live].to_vec()));
+        }
+    }
+    for (dst, &src) in idx.iter().enumerate() {
+        if src == dst {
+            continue;
+        }
+        if let Some((_, v)) = saved.iter().find(|(s, _)| *s == src) {
+            x.data[dst * seq..dst * seq + live].copy_from_slice(v);
+        } else {
+            x.data.copy_within(src * seq..src * seq + live, dst * seq);
+        }
+    }
+    Ok(())
+}
+
 /// Gathers the rows of `table` named by `ids`.
 pub(super) fn host_embed(table: &CpuMatrix, ids: &[u32]) -> Result<CpuTensor, BackendError> {
     let d = table.cols;
@@ -308,21 +405,11 @@ impl Backend for CpuBackend {
     }
 
     fn add_assign(&self, x: &mut CpuTensor, y: &CpuTensor) -> Result<(), BackendError> {
-        if x.rows != y.rows || x.cols != y.cols {
-            return Err(shape_err(
-                "add_assign",
-                format!("[{}, {}] += [{}, {}]", x.rows, x.cols, y.rows, y.cols),
-            ));
-        }
-        for (a, &b) in x.data.iter_mut().zip(&y.data) {
-            *a += b;
-        }
-        Ok(())
+        host_add_assign(x, y)
     }
 
     fn scale(&self, x: &mut CpuTensor, s: f32) -> Result<(), BackendError> {
-        x.data.iter_mut().for_each(|v| *v *= s);
-        Ok(())
+        host_scale(x, s)
     }
 
     fn write_rows(
@@ -333,29 +420,7 @@ impl Backend for CpuBackend {
         cap: usize,
         at: usize,
     ) -> Result<(), BackendError> {
-        let bad = || {
-            shape_err(
-                "write_rows",
-                format!(
-                    "src [{}, {}] into dst [{}, {}] as {batch} x {cap} at {at}",
-                    src.rows, src.cols, dst.rows, dst.cols
-                ),
-            )
-        };
-        if batch == 0 || !src.rows.is_multiple_of(batch) || src.cols != dst.cols {
-            return Err(bad());
-        }
-        let n = src.rows / batch;
-        if Some(dst.rows) != batch.checked_mul(cap) || at.checked_add(n).is_none_or(|e| e > cap) {
-            return Err(bad());
-        }
-        let c = src.cols;
-        for b in 0..batch {
-            let s = &src.data[b * n * c..(b + 1) * n * c];
-            let d0 = (b * cap + at) * c;
-            dst.data[d0..d0 + n * c].copy_from_slice(s);
-        }
-        Ok(())
+        host_write_rows(dst, src, batch, cap, at)
     }
 
     fn reorder_seqs(
@@ -365,41 +430,7 @@ impl Backend for CpuBackend {
         used: usize,
         idx: &[usize],
     ) -> Result<(), BackendError> {
-        let n = idx.len();
-        if used > rows_per_seq
-            || rows_per_seq == 0
-            || Some(x.rows) != n.checked_mul(rows_per_seq)
-            || idx.iter().any(|&i| i >= n)
-        {
-            return Err(shape_err(
-                "reorder_seqs",
-                format!(
-                    "{} rows as {n} sequences of {rows_per_seq} ({used} used), {idx:?}",
-                    x.rows
-                ),
-            ));
-        }
-        // In place: sources that are overwritten before they are read are saved first
-        // (only their `used` rows); everything else is a copy within `x.data`.
-        let (seq, live) = (rows_per_seq * x.cols, used * x.cols);
-        let mut saved: Vec<(usize, Vec<f32>)> = Vec::new();
-        for (dst, &src) in idx.iter().enumerate() {
-            if src != dst && idx[..dst].iter().all(|&s| s != src) && idx[src] != src {
-                // `src` will be overwritten (it is itself a destination that moves).
-                saved.push((src, x.data[src * seq..src * seq + live].to_vec()));
-            }
-        }
-        for (dst, &src) in idx.iter().enumerate() {
-            if src == dst {
-                continue;
-            }
-            if let Some((_, v)) = saved.iter().find(|(s, _)| *s == src) {
-                x.data[dst * seq..dst * seq + live].copy_from_slice(v);
-            } else {
-                x.data.copy_within(src * seq..src * seq + live, dst * seq);
-            }
-        }
-        Ok(())
+        host_reorder_seqs(x, rows_per_seq, used, idx)
     }
 
     fn attention(

@@ -14,7 +14,10 @@ use alloc::vec::Vec;
 use t0_kernels::attention::{Attention, PositionBias};
 use t0_kernels::{Isa, PackedLinear, WeightType};
 
-use super::cpu::{host_embed, host_upload, host_zeros, shape_err, to_matrix};
+use super::cpu::{
+    host_add_assign, host_embed, host_reorder_seqs, host_scale, host_upload, host_write_rows,
+    host_zeros, shape_err, to_matrix,
+};
 use super::{Activation, AttentionParams, Backend, BackendError, check_float_weight};
 use crate::tensor::{DType, TensorView};
 
@@ -220,21 +223,11 @@ impl Backend for FastCpuBackend {
     }
 
     fn add_assign(&self, x: &mut FastTensor, y: &FastTensor) -> Result<(), BackendError> {
-        if x.rows != y.rows || x.cols != y.cols {
-            return Err(shape_err(
-                "add_assign",
-                format!("[{}, {}] += [{}, {}]", x.rows, x.cols, y.rows, y.cols),
-            ));
-        }
-        for (a, &b) in x.data.iter_mut().zip(&y.data) {
-            *a += b;
-        }
-        Ok(())
+        host_add_assign(x, y)
     }
 
     fn scale(&self, x: &mut FastTensor, s: f32) -> Result<(), BackendError> {
-        x.data.iter_mut().for_each(|v| *v *= s);
-        Ok(())
+        host_scale(x, s)
     }
 
     fn write_rows(
@@ -245,29 +238,17 @@ impl Backend for FastCpuBackend {
         cap: usize,
         at: usize,
     ) -> Result<(), BackendError> {
-        let bad = || {
-            shape_err(
-                "write_rows",
-                format!(
-                    "src [{}, {}] into dst [{}, {}] as {batch} x {cap} at {at}",
-                    src.rows, src.cols, dst.rows, dst.cols
-                ),
-            )
-        };
-        if batch == 0 || !src.rows.is_multiple_of(batch) || src.cols != dst.cols {
-            return Err(bad());
-        }
-        let n = src.rows / batch;
-        if Some(dst.rows) != batch.checked_mul(cap) || at.checked_add(n).is_none_or(|e| e > cap) {
-            return Err(bad());
-        }
-        let c = src.cols;
-        for b in 0..batch {
-            let s = &src.data[b * n * c..(b + 1) * n * c];
-            let d0 = (b * cap + at) * c;
-            dst.data[d0..d0 + n * c].copy_from_slice(s);
-        }
-        Ok(())
+        host_write_rows(dst, src, batch, cap, at)
+    }
+
+    fn reorder_seqs(
+        &self,
+        x: &mut FastTensor,
+        rows_per_seq: usize,
+        used: usize,
+        idx: &[usize],
+    ) -> Result<(), BackendError> {
+        host_reorder_seqs(x, rows_per_seq, used, idx)
     }
 
     fn attention(
