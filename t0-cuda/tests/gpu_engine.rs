@@ -5,95 +5,29 @@
 //! < 0.25 at the first divergence). Also: graph replay and plain launches give identical
 //! tokens.
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-use t0_core::backend::{Backend, CpuBackend};
-use t0_core::config::T5Config;
+use t0_core::backend::Backend;
 use t0_core::generate::GenerateOptions;
-use t0_core::model::T5Model;
-use t0_core::safetensors::SafeTensors;
 use t0_core::score::ScoreOptions;
+use t0_cuda::CudaT5;
 use t0_cuda::engine::DecodeState;
 use t0_cuda::reference::from_bf16_bits;
-use t0_cuda::{CudaDevice, CudaT5};
 
-const TOL: f64 = 3e-2;
-const MARGIN: f32 = 0.25;
-
-fn fixtures() -> Option<PathBuf> {
-    let p = std::env::var_os("T0_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../t0-core/tests/fixtures/models"
-            ))
-        });
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: fixture models not found at {}", p.display());
-        None
-    }
-}
-
-fn ids_of(v: &Value) -> Vec<Vec<u32>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
-}
-
-fn rel_err(a: &[f32], b: &[f32]) -> f64 {
-    if a.iter().any(|x| !x.is_finite()) {
-        return f64::INFINITY;
-    }
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| ((x - y) as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
-}
+mod common;
+use common::{TOL, check_greedy, fixture_models, rel_err};
 
 #[test]
 fn engine_matches_cpu_backend_on_fixture_models() {
-    let dev = match CudaDevice::new(0) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let Some(dev) = common::device() else { return };
+    let Some(fixtures) = fixture_models() else {
+        return;
     };
-    let Some(dir) = fixtures() else { return };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("config.json").exists())
-        .collect();
-    dirs.sort();
     let (mut seqs, mut same, mut accepted) = (0usize, 0usize, 0usize);
-    for d in dirs {
-        let name = d.file_name().unwrap().to_string_lossy().into_owned();
-        let cfg =
-            T5Config::from_json(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
-        let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
-        let reference: Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap())
-                .unwrap();
-        let st = SafeTensors::parse(&bytes).unwrap();
-        let cpu = T5Model::load(CpuBackend::new(), &st, &cfg).unwrap();
-        let eng = CudaT5::load(&dev, &st, &cfg).unwrap();
-        let inputs = ids_of(&reference["inputs"]);
+    for fx in &fixtures {
+        let (name, cfg, reference) = (&fx.name, &fx.cfg, &fx.reference);
+        let st = fx.tensors();
+        let cpu = fx.cpu_model();
+        let eng = CudaT5::load(&dev, &st, cfg).unwrap();
+        let inputs = fx.ids("inputs");
         // Encoder states.
         let ec = cpu.encode(&inputs).unwrap();
         let hc = cpu.backend().to_host(ec.hidden()).unwrap();
@@ -111,7 +45,7 @@ fn engine_matches_cpu_backend_on_fixture_models() {
         }
         // Scores (all inputs in one call; same number of choices each).
         let choices: Vec<Vec<Vec<u32>>> = (0..inputs.len())
-            .map(|i| ids_of(&reference["choices"][i]))
+            .map(|i| common::ids_of(&reference["choices"][i]))
             .collect();
         let sg = eng.score(&inputs, &choices).unwrap();
         let mut ws = 0f64;
@@ -150,25 +84,11 @@ fn engine_matches_cpu_backend_on_fixture_models() {
             .unwrap();
         for (i, (a, b)) in with_graph.iter().zip(&gc).enumerate() {
             seqs += 1;
-            if a == b {
+            if check_greedy(&cpu, &format!("{name}: engine input {i}"), &inputs[i], a, b) {
+                accepted += 1;
+            } else {
                 same += 1;
-                continue;
             }
-            let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-            let mut dec = vec![cfg.decoder_start_token_id];
-            dec.extend_from_slice(&b[..p]);
-            let logits = cpu.forward_logits(&inputs[i], &dec).unwrap();
-            let mut last = logits[(dec.len() - 1) * cfg.vocab_size..].to_vec();
-            last.sort_by(|x, y| y.partial_cmp(x).unwrap());
-            let m = last[0] - last[1];
-            eprintln!(
-                "{name}: engine greedy input {i} diverges at step {p}: {a:?} vs cpu {b:?}; margin {m:.4}"
-            );
-            assert!(
-                m < MARGIN,
-                "{name}: input {i}: divergence at a clear margin {m}"
-            );
-            accepted += 1;
         }
         eprintln!("engine {name:24} encoder {we:.2e} scores {ws:.2e}");
     }
@@ -182,35 +102,19 @@ fn engine_matches_cpu_backend_on_fixture_models() {
 /// and the same greedy tokens as the CPU except at near-ties (top-2 margin, as above).
 #[test]
 fn decode_options_pdl_and_folded_norm_agree() {
-    let dev = match CudaDevice::new(0) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let Some(dev) = common::device() else { return };
+    let Some(fixtures) = fixture_models() else {
+        return;
     };
-    let Some(dir) = fixtures() else { return };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("config.json").exists())
-        .collect();
-    dirs.sort();
     eprintln!("PDL supported here: {}", dev.pdl_supported());
     let (mut runs, mut diverged) = (0usize, 0usize);
-    for d in dirs {
-        let name = d.file_name().unwrap().to_string_lossy().into_owned();
-        let cfg =
-            T5Config::from_json(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
-        let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
-        let reference: Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("reference.json")).unwrap())
-                .unwrap();
-        let st = SafeTensors::parse(&bytes).unwrap();
-        let cpu = T5Model::load(CpuBackend::new(), &st, &cfg).unwrap();
-        let eng = CudaT5::load(&dev, &st, &cfg).unwrap();
+    for fx in &fixtures {
+        let (name, cfg, reference) = (&fx.name, &fx.cfg, &fx.reference);
+        let st = fx.tensors();
+        let cpu = fx.cpu_model();
+        let eng = CudaT5::load(&dev, &st, cfg).unwrap();
         let max_new = reference["max_new_tokens"].as_u64().unwrap() as usize;
-        for (i, ids) in ids_of(&reference["inputs"]).into_iter().enumerate() {
+        for (i, ids) in fx.ids("inputs").into_iter().enumerate() {
             let inp = vec![ids.clone()];
             let enc = eng.encode(&inp, true).unwrap();
             let mut toks = Vec::new();
@@ -294,22 +198,13 @@ fn decode_options_pdl_and_folded_norm_agree() {
                     },
                 )
                 .unwrap();
-            let want = &want[0];
-            if got != want {
-                let p = got.iter().zip(want).take_while(|(x, y)| x == y).count();
-                let mut dec = vec![cfg.decoder_start_token_id];
-                dec.extend_from_slice(&want[..p]);
-                let logits = cpu.forward_logits(&ids, &dec).unwrap();
-                let mut last = logits[(dec.len() - 1) * cfg.vocab_size..].to_vec();
-                last.sort_by(|x, y| y.partial_cmp(x).unwrap());
-                let m = last[0] - last[1];
-                eprintln!(
-                    "{name} input {i}: folded-norm greedy diverges at step {p}; margin {m:.4}"
-                );
-                assert!(
-                    m < MARGIN,
-                    "{name}: input {i}: divergence at a clear margin {m}"
-                );
+            if check_greedy(
+                &cpu,
+                &format!("{name} input {i} (fused)"),
+                &ids,
+                got,
+                &want[0],
+            ) {
                 diverged += 1;
             }
             eprintln!("{name:24} input {i}: folded-norm logits rel err {e:.2e}");
