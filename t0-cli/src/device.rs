@@ -30,6 +30,25 @@ impl FromStr for Device {
     }
 }
 
+/// Loads `$a.model` where `$a.device` and `$a.dtype` say (CPU float or quantized, or a
+/// CUDA device) and calls the generic `$run_on(model, $a)`; the shared body of the model
+/// commands' `run`.
+#[macro_export]
+macro_rules! on_device {
+    ($a:ident, $run_on:ident) => {{
+        use $crate::device::{Device, load_cuda, no_quantized_on_gpu};
+        match ($a.device, $a.dtype) {
+            (Device::Cpu, Some(d)) => $run_on($crate::quantize::load_quantized(&$a.model, d)?, $a),
+            (Device::Cpu, None) => $run_on($crate::model_io::load_model(&$a.model)?, $a),
+            (Device::Cuda(_), Some(_)) => Err(no_quantized_on_gpu()),
+            #[cfg(feature = "cuda")]
+            (Device::Cuda(n), None) => $run_on(load_cuda(&$a.model, n)?, $a),
+            #[cfg(not(feature = "cuda"))]
+            (Device::Cuda(n), None) => match load_cuda(&$a.model, n)? {},
+        }
+    }};
+}
+
 /// Opens model directory `dir` on CUDA device `ordinal` (weights uploaded once as bf16).
 #[cfg(feature = "cuda")]
 pub fn load_cuda(

@@ -9,7 +9,7 @@ use t0_core::generate::stream::TextStreamer;
 use t0_core::generate::{EarlyStopping, GenerateOptions};
 use t0_core::model::InputLimits;
 
-use crate::model_io::{load_model, parse_ids};
+use crate::model_io::parse_ids;
 use crate::text::Text;
 
 /// Arguments of `t0 generate`.
@@ -101,16 +101,7 @@ fn parse_early_stopping(s: &str) -> Result<EarlyStopping, String> {
 
 /// Runs `t0 generate`.
 pub fn run(a: GenerateArgs) -> Result<(), String> {
-    use crate::device::{Device, load_cuda, no_quantized_on_gpu};
-    match (a.device, a.dtype) {
-        (Device::Cpu, Some(d)) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
-        (Device::Cpu, None) => run_on(load_model(&a.model)?, a),
-        (Device::Cuda(_), Some(_)) => Err(no_quantized_on_gpu()),
-        #[cfg(feature = "cuda")]
-        (Device::Cuda(n), None) => run_on(load_cuda(&a.model, n)?, a),
-        #[cfg(not(feature = "cuda"))]
-        (Device::Cuda(n), None) => match load_cuda(&a.model, n)? {},
-    }
+    crate::on_device!(a, run_on)
 }
 
 fn run_on<B: t0_core::backend::Backend>(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use t0_core::score::{Reduction, ScoreOptions};
 
-use crate::model_io::{load_model, parse_ids, split_choices};
+use crate::model_io::{parse_ids, split_choices};
 use crate::text::Text;
 
 /// Arguments of `t0 score`.
@@ -46,16 +46,7 @@ pub struct ScoreArgs {
 
 /// Runs `t0 score`: prints one line per choice (`<log-likelihood>\t<choice>`) and the winner.
 pub fn run(a: ScoreArgs) -> Result<(), String> {
-    use crate::device::{Device, load_cuda, no_quantized_on_gpu};
-    match (a.device, a.dtype) {
-        (Device::Cpu, Some(d)) => run_on(crate::quantize::load_quantized(&a.model, d)?, a),
-        (Device::Cpu, None) => run_on(load_model(&a.model)?, a),
-        (Device::Cuda(_), Some(_)) => Err(no_quantized_on_gpu()),
-        #[cfg(feature = "cuda")]
-        (Device::Cuda(n), None) => run_on(load_cuda(&a.model, n)?, a),
-        #[cfg(not(feature = "cuda"))]
-        (Device::Cuda(n), None) => match load_cuda(&a.model, n)? {},
-    }
+    crate::on_device!(a, run_on)
 }
 
 fn run_on<B: t0_core::backend::Backend>(

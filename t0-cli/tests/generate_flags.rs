@@ -3,7 +3,6 @@
 //! t0-core/tests/generate_parity.rs), and bad flags as clear errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use t0_core::backend::CpuBackend;
 use t0_core::config::T5Config;
@@ -12,11 +11,8 @@ use t0_core::model::T5Model;
 use t0_core::safetensors::SafeTensors;
 use t0_core::tokenizer::Tokenizer;
 
-fn model_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../t0-core/tests/fixtures/models")
-        .join(name)
-}
+mod common;
+use common::{model_dir, stdout_ok, t0};
 
 fn tokenizer_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,22 +30,6 @@ fn model(name: &str) -> T5Model<CpuBackend> {
         &cfg,
     )
     .unwrap()
-}
-
-fn t0(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_t0"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "t0 failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn lines_of_ids(out: &[t0_core::generate::Generation]) -> String {

@@ -17,6 +17,9 @@ use serde_json::Value;
 
 const REPO: &str = "t0-test/t5style-4k";
 
+mod common;
+use common::stdout_ok;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -66,15 +69,6 @@ fn t0(hub: &FakeHub, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output
         c.env(k, v);
     }
     c.args(args).output().unwrap()
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "t0 failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 fn stderr_err(o: &Output) -> String {

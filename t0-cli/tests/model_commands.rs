@@ -1,18 +1,12 @@
 //! `t0 forward`, `t0 generate` and `t0 score` on a fixture model, checked against the HF
 //! reference numbers stored beside it (see scripts/make_fixtures.py).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
 use t0_core::safetensors::SafeTensors;
 use t0_core::tensor::TensorSource;
 
-fn model_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../t0-core/tests/fixtures/models")
-        .join(name)
-}
+mod common;
+use common::{model_dir, stdout_ok, t0};
 
 fn reference(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(model_dir(name).join("reference.json")).unwrap())
@@ -29,22 +23,6 @@ fn ids(v: &Value) -> Vec<u32> {
 
 fn join(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
-}
-
-fn t0(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_t0"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "t0 failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[test]

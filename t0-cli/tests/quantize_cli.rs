@@ -1,14 +1,10 @@
 //! `t0 quantize` and `--dtype int8|q4` on `t0 score` / `t0 generate`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn t0(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_t0"))
-        .args(args)
-        .output()
-        .expect("run t0")
-}
+mod common;
+use common::t0;
 
 fn fixture() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

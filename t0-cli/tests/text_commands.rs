@@ -3,9 +3,11 @@
 //! (`text_cases.json`, made by scripts/make_fixtures.py).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
+
+mod common;
+use common::{stdout_ok, t0};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -26,22 +28,6 @@ fn cases() -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-fn t0(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_t0"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout_ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "t0 failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[test]
