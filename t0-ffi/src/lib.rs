@@ -251,6 +251,22 @@ fn out<T>(p: *mut T, name: &str) -> Result<*mut T, Fail> {
     if p.is_null() { Err(null(name)) } else { Ok(p) }
 }
 
+/// Stores a new handle through an out pointer that `out` checked (written only on success).
+fn publish<T>(out: *mut *mut T, value: T) {
+    // SAFETY: `out` is non-NULL (checked by `out`) and points to writable storage for a
+    // pointer, per the header's contract for out parameters.
+    unsafe { *out = Box::into_raw(Box::new(value)) };
+}
+
+/// Frees a handle made by `publish` (or an error made by `set_error`). NULL is a no-op.
+fn free_handle<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: every handle comes from `Box::into_raw` in this crate and the header's
+        // contract frees each once, with no other thread using it.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
 /// A NUL-terminated UTF-8 string argument.
 fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str, Fail> {
     if p.is_null() {
@@ -316,10 +332,7 @@ pub extern "C" fn t0_error_status(e: *const t0_error) -> t0_status {
 /// Frees an error. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_error_free(e: *mut t0_error) {
-    if !e.is_null() {
-        // SAFETY: `e` came from `Box::into_raw` in `set_error` and is freed once (header).
-        drop(unsafe { Box::from_raw(e) });
-    }
+    free_handle(e);
 }
 
 /// A short static name of a status ("T0_OK", "T0_ERR_NULL_ARGUMENT", ...). Do not free.
@@ -396,8 +409,7 @@ pub extern "C" fn t0_model_load(
             ..LoadOptions::default()
         };
         let model = Model::load(dir, &opts)?;
-        // SAFETY: checked non-NULL above; written only on success.
-        unsafe { *out_model = Box::into_raw(Box::new(t0_model { model })) };
+        publish(out_model, t0_model { model });
         Ok(())
     })
 }
@@ -405,10 +417,7 @@ pub extern "C" fn t0_model_load(
 /// Frees a model. NULL is a no-op. No other thread may be using it.
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_model_free(model: *mut t0_model) {
-    if !model.is_null() {
-        // SAFETY: from `Box::into_raw` in `t0_model_load`, freed once (header contract).
-        drop(unsafe { Box::from_raw(model) });
-    }
+    free_handle(model);
 }
 
 /// A copy of the model's tokenizer, independent of the model (free it with
@@ -423,8 +432,7 @@ pub extern "C" fn t0_model_tokenizer(
         let m = handle(model, "model")?;
         let out_tokenizer = out(out_tokenizer, "out_tokenizer")?;
         let tok = m.model.tokenizer().clone();
-        // SAFETY: checked non-NULL; written only on success.
-        unsafe { *out_tokenizer = Box::into_raw(Box::new(t0_tokenizer { tok })) };
+        publish(out_tokenizer, t0_tokenizer { tok });
         Ok(())
     })
 }
@@ -597,8 +605,7 @@ pub extern "C" fn t0_tokenizer_load(
             Tokenizer::from_file(path)
         }
         .map_err(|e| fail(t0_status::T0_ERR_TOKENIZER, e.to_string()))?;
-        // SAFETY: checked non-NULL; written only on success.
-        unsafe { *out_tokenizer = Box::into_raw(Box::new(t0_tokenizer { tok })) };
+        publish(out_tokenizer, t0_tokenizer { tok });
         Ok(())
     })
 }
@@ -606,10 +613,7 @@ pub extern "C" fn t0_tokenizer_load(
 /// Frees a tokenizer. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_tokenizer_free(tokenizer: *mut t0_tokenizer) {
-    if !tokenizer.is_null() {
-        // SAFETY: from `Box::into_raw` in this crate, freed once (header contract).
-        drop(unsafe { Box::from_raw(tokenizer) });
-    }
+    free_handle(tokenizer);
 }
 
 /// Token ids of `text` (EOS appended when `add_eos`). Buffer negotiation: `*out_len`
@@ -694,8 +698,7 @@ pub extern "C" fn t0_templates_load(
         let out_templates = out(out_templates, "out_templates")?;
         let collection = TemplateCollection::load(dir)
             .map_err(|e| fail(t0_status::T0_ERR_TEMPLATE, e.to_string()))?;
-        // SAFETY: checked non-NULL; written only on success.
-        unsafe { *out_templates = Box::into_raw(Box::new(t0_templates { collection })) };
+        publish(out_templates, t0_templates { collection });
         Ok(())
     })
 }
@@ -703,10 +706,7 @@ pub extern "C" fn t0_templates_load(
 /// Frees a templates handle. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_templates_free(templates: *mut t0_templates) {
-    if !templates.is_null() {
-        // SAFETY: from `Box::into_raw` in this crate, freed once (header contract).
-        drop(unsafe { Box::from_raw(templates) });
-    }
+    free_handle(templates);
 }
 
 /// Applies template `name` (name or id) of `dataset` (`"super_glue/rte"`) to an example
@@ -750,8 +750,7 @@ pub extern "C" fn t0_templates_apply(
                 .map(|c| cstring(c))
                 .collect(),
         };
-        // SAFETY: checked non-NULL; written only on success.
-        unsafe { *out_prompt = Box::into_raw(Box::new(prompt)) };
+        publish(out_prompt, prompt);
         Ok(())
     })
 }
@@ -792,10 +791,7 @@ pub extern "C" fn t0_prompt_choice(prompt: *const t0_prompt, i: usize) -> *const
 /// Frees a prompt. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub extern "C" fn t0_prompt_free(prompt: *mut t0_prompt) {
-    if !prompt.is_null() {
-        // SAFETY: from `Box::into_raw` in `t0_templates_apply`, freed once.
-        drop(unsafe { Box::from_raw(prompt) });
-    }
+    free_handle(prompt);
 }
 
 #[cfg(test)]
