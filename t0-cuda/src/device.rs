@@ -43,8 +43,12 @@ pub struct CudaDevice {
     pdl_flags: std::sync::atomic::AtomicI32,
     /// Weights the next GEMV launch prefetches into L2 ([`CudaDevice::set_next_prefetch`]).
     next_prefetch: Mutex<(u64, usize)>,
+    /// A hint is waiting in `next_prefetch` (checked without the lock on every product).
+    prefetch_pending: std::sync::atomic::AtomicBool,
     /// Kernel timeline being recorded ([`CudaDevice::trace_start`]).
     trace: Mutex<Option<Vec<(&'static str, cudarc::driver::CudaEvent)>>>,
+    /// A trace is being recorded (checked without the lock on every launch).
+    tracing: std::sync::atomic::AtomicBool,
     fast_verified: std::sync::OnceLock<(bool, bool, bool)>,
     /// The flash kernel automatic choice takes ([`CudaDevice::flash_choice`]).
     flash_choice: std::sync::OnceLock<crate::ops::FlashKernel>,
@@ -235,7 +239,9 @@ impl CudaDevice {
             pdl: std::sync::atomic::AtomicBool::new(false),
             pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
             next_prefetch: Mutex::new((0, 0)),
+            prefetch_pending: std::sync::atomic::AtomicBool::new(false),
             trace: Mutex::new(None),
+            tracing: std::sync::atomic::AtomicBool::new(false),
             fast_verified: std::sync::OnceLock::new(),
             flash_choice: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
@@ -675,6 +681,9 @@ impl CudaDevice {
 
     /// Records a timing event after kernel `k` while a trace is on.
     fn traced(&self, k: Kernel) -> Result<()> {
+        if !self.tracing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         let mut t = self.trace.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = t.as_mut() {
             let ev = self
@@ -691,10 +700,18 @@ impl CudaDevice {
     /// follows another). Taken (and cleared) by the next matrix product queued.
     pub fn set_next_prefetch(&self, ptr: u64, bytes: usize) {
         *self.next_prefetch.lock().unwrap_or_else(|e| e.into_inner()) = (ptr, bytes);
+        self.prefetch_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Takes the prefetch hint set by [`CudaDevice::set_next_prefetch`] (`(0, 0)` if none).
     pub(crate) fn take_next_prefetch(&self) -> (u64, usize) {
+        if !self
+            .prefetch_pending
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return (0, 0);
+        }
         std::mem::take(&mut *self.next_prefetch.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -706,12 +723,16 @@ impl CudaDevice {
             .record_event(Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT))
             .map_err(drv("recording a trace event"))?;
         *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(vec![("start", ev)]);
+        self.tracing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
     /// Stops the trace; returns each kernel's name and the ms from the previous event to its
     /// own (its run time plus the gap before it), in queue order.
     pub fn trace_finish(&self) -> Result<Vec<(&'static str, f64)>> {
+        self.tracing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let Some(v) = self.trace.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Ok(Vec::new());
         };
