@@ -317,6 +317,140 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
     gemv_finish(acc, red, out, mode, n0, N);
 }
 
+// One head's decode attention, run by the block (256 threads) that completed the head's
+// q (and k, v) rows in `out` (read through L2): self-attention (parts == 3) appends the new
+// key and value to the cache at row *pos and attends over keys 0..=*pos with the position
+// bias; cross-attention (parts == 1) attends over keys < key_len[0]. Latency-bound (a few
+// KiB per head), so every load of a pass is issued at once: 8 threads per key (16 bytes
+// each), 32 keys per round, 4 rounds in flight (128 keys) per pass — one memory round trip
+// for the scores and one for the values up to 128 keys. Writes the head's `att` row and
+// resets counters[h]. K/V rows, `out` and `att` 16-byte aligned (kv_rs % 8 == 0). `dsh`
+// holds (2048 + Lk) floats.
+__device__ __forceinline__ void dec_head_attention(
+    const u16* out, int h, int inner, int parts, u16* Kc, u16* Vc, long long kv_rs, int Lk,
+    const int* __restrict__ pos, const int* __restrict__ key_len, const float* __restrict__ bias,
+    int bias_R, int bias_W, u16* __restrict__ att, int* counters, float* dsh) {
+    const int tid = threadIdx.x, lane = tid & 31;
+    const int c = tid & 7, kg = tid >> 3;  // the thread's 16-byte chunk of a row, key group
+    float* part = dsh;                     // 32 key groups x 64
+    float* sc = dsh + 2048;                // scores
+    const bool self = parts == 3;
+    int kend, jn = -1, bref = 0;
+    if (self) {
+        const int qoff = *pos;
+        kend = min(Lk, qoff + 1);
+        jn = qoff;
+        bref = bias_R - qoff;
+    } else {
+        kend = key_len ? min(Lk, key_len[0]) : Lk;
+    }
+    const uint4 z = make_uint4(0u, 0u, 0u, 0u);
+    const uint4 qc = __ldcg((const uint4*)(out + h * 64) + c);
+    uint4 nk = z, nv = z;
+    if (self) {
+        nk = __ldcg((const uint4*)(out + inner + h * 64) + c);
+        nv = __ldcg((const uint4*)(out + 2 * inner + h * 64) + c);
+        if (tid < 8 && jn < Lk) {
+            ((uint4*)(Kc + (long long)jn * kv_rs + h * 64))[c] = nk;
+            ((uint4*)(Vc + (long long)jn * kv_rs + h * 64))[c] = nv;
+        }
+    }
+    const u16* Kb = Kc + h * 64;
+    const u16* Vb = Vc + h * 64;
+    const float* brow = bias ? bias + (long long)h * bias_W : 0;
+    for (int j0 = 0; j0 < kend; j0 += 128) {
+        uint4 kw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + kg + 32 * u;
+            kw[u] = z;
+            if (j < kend) kw[u] = (j == jn) ? nk : __ldcg((const uint4*)(Kb + (long long)j * kv_rs) + c);
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + kg + 32 * u;
+            float s = dot8(kw[u], qc);
+            s += __shfl_xor_sync(0xffffffffu, s, 1);
+            s += __shfl_xor_sync(0xffffffffu, s, 2);
+            s += __shfl_xor_sync(0xffffffffu, s, 4);
+            if (j < kend && c == 0) {
+                if (brow) {
+                    int bi = j + bref;
+                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
+                    s += brow[bi];
+                }
+                sc[j] = s;
+            }
+        }
+    }
+    __syncthreads();
+    // Every warp takes the max and the sum itself (no further barrier).
+    float mx = -T0_INF;
+    for (int j = lane; j < kend; j += 32) mx = fmaxf(mx, sc[j]);
+    mx = warp_max(mx);
+    float sum = 0.0f;
+    for (int j = lane; j < kend; j += 32) sum += __expf(sc[j] - mx);
+    sum = warp_sum(sum);
+    float o[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) o[e] = 0.0f;
+    for (int j0 = 0; j0 < kend; j0 += 128) {
+        uint4 vw[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + kg + 32 * u;
+            vw[u] = z;
+            if (j < kend) vw[u] = (j == jn) ? nv : __ldcg((const uint4*)(Vb + (long long)j * kv_rs) + c);
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const int j = j0 + kg + 32 * u;
+            if (j < kend) {
+                const float p = __expf(sc[j] - mx);
+                o[0] = fmaf(p, lo_f(vw[u].x), o[0]);
+                o[1] = fmaf(p, hi_f(vw[u].x), o[1]);
+                o[2] = fmaf(p, lo_f(vw[u].y), o[2]);
+                o[3] = fmaf(p, hi_f(vw[u].y), o[3]);
+                o[4] = fmaf(p, lo_f(vw[u].z), o[4]);
+                o[5] = fmaf(p, hi_f(vw[u].z), o[5]);
+                o[6] = fmaf(p, lo_f(vw[u].w), o[6]);
+                o[7] = fmaf(p, hi_f(vw[u].w), o[7]);
+            }
+        }
+    }
+    float4* pp = (float4*)(part + kg * 64 + c * 8);
+    pp[0] = make_float4(o[0], o[1], o[2], o[3]);
+    pp[1] = make_float4(o[4], o[5], o[6], o[7]);
+    __syncthreads();
+    if (tid < 32) {
+        float o0 = 0.0f, o1 = 0.0f;
+#pragma unroll 8
+        for (int g = 0; g < 32; ++g) {
+            o0 += part[g * 64 + 2 * tid];
+            o1 += part[g * 64 + 2 * tid + 1];
+        }
+        const float rs = sum > 0.0f ? 1.0f / sum : 0.0f;
+        ((u32*)(att + h * 64))[tid] = pack2(o0 * rs, o1 * rs);
+        if (tid == 0) counters[h] = 0;
+    }
+}
+
+// Hint: the first block of each head's q rows in `gemv_rms_attn` asks L2 for the head's
+// cached K and V rows (keys below *pos for self-attention, below key_len[0] for cross),
+// so the attention that runs when the head's rows are done reads them from L2.
+__device__ __forceinline__ void dec_head_prefetch(int n0, int inner, int parts, const u16* Kc,
+                                                  const u16* Vc, long long kv_rs, int Lk,
+                                                  const int* __restrict__ pos,
+                                                  const int* __restrict__ key_len) {
+    if (n0 >= inner || (n0 & 63) != 0) return;
+    const int h = n0 >> 6;
+    const int kend = parts == 3 ? min(Lk, *pos) : (key_len ? min(Lk, key_len[0]) : Lk);
+    for (int i = threadIdx.x; i < 2 * kend; i += blockDim.x) {
+        const u16* row = ((i & 1) ? Vc : Kc) + (long long)(i >> 1) * kv_rs + h * 64;
+        asm volatile("prefetch.global.L2 [%0];\n" ::"l"(row));
+    }
+}
+
 // Batch-1 decode: `gemv_rms_bf16` (bf16 out) producing the attention inputs of every head, and
 // the attention of each head computed by the block that completes it — one kernel instead of
 // two. parts == 3: out holds q | k | v (each `inner` rows; self-attention: the new key and
@@ -326,8 +460,9 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_bf16(const float* 
 // size 64; for self-attention the blocks are ordered head by head); each block counts itself
 // in counters[head] after its stores (fenced), and the one that brings the count to
 // 16 * parts runs the head's attention (reading the other blocks' rows through L2) and resets
-// the counter. Attention as attn_dec_d64 with 8 warps. The output
-// `att` row is [heads * 64] bf16. Dynamic shared memory: (512 + Lk) floats.
+// the counter (`dec_head_attention`); the first block of each head's q rows prefetches the
+// head's K/V rows into L2 first. The output `att` row is [heads * 64] bf16. Dynamic shared
+// memory: (2048 + Lk) floats.
 extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     const float* __restrict__ x, const float* __restrict__ g, const u16* __restrict__ W,
     long long ldw, u16* out, int N, int K, float eps, int* counters, int inner, int parts,
@@ -345,6 +480,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
                                       (blockIdx.x % 16) * 4
                                 : blockIdx.x * 4)
     gemv_prefetch_next(pf, pf_bytes);
+    dec_head_prefetch(n0, inner, parts, Kc, Vc, kv_rs, Lk, pos, key_len);
     const float4* xv = (const float4*)x;
     const float4* gv = (const float4*)g;
     const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -374,93 +510,147 @@ extern "C" __global__ void __launch_bounds__(256, 4) gemv_rms_attn(
     if (!last) return;
     __threadfence();
 
-    float* part = dsh;       // 8 x 64
-    float* sc = dsh + 512;   // scores
-    const bool self = parts == 3;
-    int kend, jn = -1, bref = 0;
-    if (self) {
-        const int qoff = *pos;
-        kend = min(Lk, qoff + 1);
-        jn = qoff;
-        bref = bias_R - qoff;
+    dec_head_attention(out, h, inner, parts, Kc, Vc, kv_rs, Lk, pos, key_len, bias, bias_R, bias_W,
+                       att, counters, dsh);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch-1 decode GEMV, persistent and pipelined: `gemv_bf16`, `gemv_rms_bf16` and
+// `gemv_rms_attn` in one kernel, for the decode step where one weight stream follows another.
+// The grid is at most a few blocks per SM (256 threads each); block b takes the 4-row groups
+// b, b + grid, b + 2 grid, ... (for self-attention in the head-by-head order of
+// `gemv_rms_attn`), each group as units of 4 rows x 1024 columns. Every thread copies its own
+// two 16-byte chunks of each unit (rows ra, ra + 1 at column chunk tid & 127) into a ring of
+// `nst` shared-memory stages with cp.async and later reads only those chunks, so the ring needs
+// no barrier; `nst` units are in flight per block. The weights are never written while a
+// forward runs, so the first `nst` units are issued BEFORE the PDL wait: under programmatic
+// dependent launch with an early trigger, this kernel's blocks sit beside the previous
+// kernel's (the grid leaves room on every SM), loading weights while it finishes, and the
+// memory system does not idle at the kernel boundary.
+//
+// x: bf16 [K] (g null), or f32 [K] with `g` the RMS norm weight (K <= 4096; normalised exactly
+// as `gemv_rms_bf16` does). parts == 0: plain GEMV with epilogue `mode`; parts 1 / 3: the
+// q (/ k, v) rows in bf16 and each head's attention as `gemv_rms_attn` (same arguments).
+// Dynamic shared memory: nst * 8 KiB of stages, then x as bf16 padded to whole units
+// (ceil(K / 1024) * 2 KiB), then (2048 + Lk) floats for the attention (parts > 0).
+// Row n = group * 4 + r clamps its loads to row N - 1; K % 8 == 0, W rows 16-byte aligned.
+__device__ __forceinline__ int gp_row0(int gi, int parts, int inner) {
+    return parts == 3 ? ((gi % 48) / 16) * inner + (gi / 48) * 64 + (gi % 16) * 4 : gi * 4;
+}
+__device__ __forceinline__ void gp_issue(uint4* st, int nst, const u16* W, long long ldw, int N,
+                                         int nc, int nK, int nunits, int parts, int inner,
+                                         int j) {
+    const int tid = threadIdx.x, cc = tid & 127, ra = (tid >> 7) * 2;
+    if (j < nunits) {
+        const int i = j / nK, kc = j - i * nK;
+        const int n0 = gp_row0((int)blockIdx.x + i * (int)gridDim.x, parts, inner);
+        const int c = kc * 128 + cc;
+        const bool ok = c < nc;
+        const long long co = ok ? (long long)c * 8 : 0;
+        uint4* s = st + (j % nst) * 512 + tid;
+        cp_async16(s, W + (long long)min(n0 + ra, N - 1) * ldw + co, ok ? 16 : 0);
+        cp_async16(s + 256, W + (long long)min(n0 + ra + 1, N - 1) * ldw + co, ok ? 16 : 0);
+    }
+    cp_async_commit();
+}
+// cp.async.wait_group takes an immediate: at most nst - 1 groups pending.
+__device__ __forceinline__ void gp_wait(int nst) {
+    switch (nst) {
+        case 2: cp_async_wait<1>(); break;
+        case 3: cp_async_wait<2>(); break;
+        case 4: cp_async_wait<3>(); break;
+        case 6: cp_async_wait<5>(); break;
+        case 8: cp_async_wait<7>(); break;
+        case 12: cp_async_wait<11>(); break;
+        case 16: cp_async_wait<15>(); break;
+        default: cp_async_wait<0>(); break;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemv_pipe(
+    const void* __restrict__ xin, const float* __restrict__ g, const u16* __restrict__ W,
+    long long ldw, void* out, int N, int K, int mode, float eps, int nst, int* counters,
+    int inner, int parts, u16* Kc, u16* Vc, long long kv_rs, int Lk, const int* __restrict__ pos,
+    const int* __restrict__ key_len, const float* __restrict__ bias, int bias_R, int bias_W,
+    u16* __restrict__ att) {
+    extern __shared__ __align__(16) unsigned char gp_sh[];
+    __shared__ float red[2][8][2];
+    __shared__ float ssr[32];
+    __shared__ int last;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, cc = tid & 127;
+    const int nc = K >> 3, nK = (nc + 127) >> 7, ng = (N + 3) >> 2;
+    const int G = gridDim.x, b = blockIdx.x;
+    const int nunits = (b < ng ? (ng - 1 - b) / G + 1 : 0) * nK;
+    uint4* st = (uint4*)gp_sh;
+    uint4* xs = st + nst * 512;
+    float* dsh = (float*)(xs + nK * 128);
+    for (int j = 0; j < nst; ++j) gp_issue(st, nst, W, ldw, N, nc, nK, nunits, parts, inner, j);
+    pdl_prologue();
+    const uint4 z = make_uint4(0u, 0u, 0u, 0u);
+    if (g) {
+        // K <= 4096: chunks tid and tid + 256, summed as gemv_rms_bf16 sums them.
+        const float4* xv = (const float4*)xin;
+        const float4* gv = (const float4*)g;
+        const bool has0 = tid < nc, has1 = tid + 256 < nc;
+        const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        const float4 xa0 = has0 ? __ldcg(xv + 2 * tid) : z4, xb0 = has0 ? __ldcg(xv + 2 * tid + 1) : z4;
+        const float4 xa1 = has1 ? __ldcg(xv + 2 * tid + 512) : z4;
+        const float4 xb1 = has1 ? __ldcg(xv + 2 * tid + 513) : z4;
+        const float ss = block_sum(sq4(xa0) + sq4(xb0) + sq4(xa1) + sq4(xb1), ssr);
+        const float inv = rsqrtf(ss / (float)K + eps);
+        if (tid < nK * 128) xs[tid] = has0 ? norm8(xa0, xb0, gv[2 * tid], gv[2 * tid + 1], inv) : z;
+        if (tid + 256 < nK * 128)
+            xs[tid + 256] = has1 ? norm8(xa1, xb1, gv[2 * tid + 512], gv[2 * tid + 513], inv) : z;
     } else {
-        kend = key_len ? min(Lk, key_len[0]) : Lk;
-    }
-    const u16* q = out + h * 64;
-    const u32 qw = __ldcg((const unsigned int*)q + lane);
-    const float q0 = lo_f(qw), q1 = hi_f(qw);
-    u32 nkw = 0u, nvw = 0u;
-    if (self) {
-        nkw = __ldcg((const unsigned int*)(out + inner + h * 64) + lane);
-        nvw = __ldcg((const unsigned int*)(out + 2 * inner + h * 64) + lane);
-        if (warp == 0 && jn < Lk) {
-            ((u32*)(Kc + (long long)jn * kv_rs + h * 64))[lane] = nkw;
-            ((u32*)(Vc + (long long)jn * kv_rs + h * 64))[lane] = nvw;
-        }
-    }
-    const u16* Kb = Kc + h * 64;
-    const u16* Vb = Vc + h * 64;
-    const float* brow = bias ? bias + (long long)h * bias_W : 0;
-    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
-        u32 kw[4];
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int j = j0 + 8 * u;
-            kw[u] = 0u;
-            if (j < kend) kw[u] = (j == jn) ? nkw : ((const u32*)(Kb + (long long)j * kv_rs))[lane];
-        }
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int j = j0 + 8 * u;
-            float s = warp_sum(fmaf(q0, lo_f(kw[u]), q1 * hi_f(kw[u])));
-            if (j < kend && lane == 0) {
-                if (brow) {
-                    int bi = j + bref;
-                    bi = bi < 0 ? 0 : (bi >= bias_W ? bias_W - 1 : bi);
-                    s += brow[bi];
-                }
-                sc[j] = s;
-            }
-        }
+        const uint4* xv = (const uint4*)xin;
+        for (int c = tid; c < nK * 128; c += 256) xs[c] = c < nc ? __ldcg(xv + c) : z;
     }
     __syncthreads();
-    float mx = -T0_INF;
-    for (int j = lane; j < kend; j += 32) mx = fmaxf(mx, sc[j]);
-    mx = warp_max(mx);
-    float sum = 0.0f;
-    for (int j = lane; j < kend; j += 32) sum += __expf(sc[j] - mx);
-    sum = warp_sum(sum);
     float a0 = 0.0f, a1 = 0.0f;
-    for (int j0 = warp; j0 < kend; j0 += 8 * 4) {
-        u32 vw[4];
-#pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int j = j0 + 8 * u;
-            vw[u] = 0u;
-            if (j < kend) vw[u] = (j == jn) ? nvw : ((const u32*)(Vb + (long long)j * kv_rs))[lane];
+    for (int j = 0; j < nunits; ++j) {
+        gp_wait(nst);
+        const uint4* s = st + (j % nst) * 512 + tid;
+        const uint4 w0 = s[0], w1 = s[256];
+        const int i = j / nK, kc = j - i * nK;
+        const uint4 xc = xs[kc * 128 + cc];
+        a0 += dot8(w0, xc);
+        a1 += dot8(w1, xc);
+        // Refill this stage after the products (in-order issue: the shared loads are done).
+        gp_issue(st, nst, W, ldw, N, nc, nK, nunits, parts, inner, j + nst);
+        if (kc != nK - 1) continue;
+        // The group's 4 rows: warps 0-3 hold rows 0, 1; warps 4-7 rows 2, 3.
+        const int n0 = gp_row0(b + i * G, parts, inner);
+        const float v0 = warp_sum(a0), v1 = warp_sum(a1);
+        a0 = 0.0f;
+        a1 = 0.0f;
+        float(*rd)[2] = red[i & 1];
+        if (lane == 0) {
+            rd[warp][0] = v0;
+            rd[warp][1] = v1;
         }
+        __syncthreads();
+        if (tid < 2) {
+            float s0 = 0.0f, s1 = 0.0f;
 #pragma unroll
-        for (int u = 0; u < 4; ++u) {
-            const int j = j0 + 8 * u;
-            if (j < kend) {
-                const float p = __expf(sc[j] - mx);
-                a0 = fmaf(p, lo_f(vw[u]), a0);
-                a1 = fmaf(p, hi_f(vw[u]), a1);
+            for (int w = 0; w < 4; ++w) {
+                s0 += rd[tid * 4 + w][0];
+                s1 += rd[tid * 4 + w][1];
+            }
+            if (n0 + tid * 2 < N)
+                epi_pair(parts ? EPI_BF16 : mode, out, 0, 0, n0 + tid * 2, s0, s1, N, false);
+        }
+        if (parts) {
+            // The group's rows are stored: count them for their head.
+            const int h = (n0 % inner) >> 6;
+            __threadfence();
+            __syncthreads();
+            if (tid == 0) last = atomicAdd(counters + h, 1) == 16 * parts - 1;
+            __syncthreads();
+            if (last) {
+                __threadfence();
+                dec_head_attention((const u16*)out, h, inner, parts, Kc, Vc, kv_rs, Lk, pos,
+                                   key_len, bias, bias_R, bias_W, att, counters, dsh);
             }
         }
-    }
-    part[warp * 64 + 2 * lane] = a0;
-    part[warp * 64 + 2 * lane + 1] = a1;
-    __syncthreads();
-    if (warp == 0) {
-        const float rs = sum > 0.0f ? 1.0f / sum : 0.0f;
-        float o0 = 0.0f, o1 = 0.0f;
-#pragma unroll
-        for (int w = 0; w < 8; ++w) {
-            o0 += part[w * 64 + 2 * lane];
-            o1 += part[w * 64 + 2 * lane + 1];
-        }
-        ((u32*)(att + h * 64))[lane] = pack2(o0 * rs, o1 * rs);
-        if (lane == 0) counters[h] = 0;
     }
 }
