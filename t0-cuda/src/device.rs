@@ -50,9 +50,6 @@ pub struct CudaDevice {
     /// A trace is being recorded (checked without the lock on every launch).
     tracing: std::sync::atomic::AtomicBool,
     fast_verified: std::sync::OnceLock<(bool, bool, bool)>,
-    /// The pipelined batch-1 GEMV's (blocks per SM, stages), packed as `bps << 8 | stages`;
-    /// 0 = off ([`CudaDevice::set_gemv_pipe`]).
-    gemv_pipe: std::sync::atomic::AtomicU32,
     /// The flash kernel automatic choice takes ([`CudaDevice::flash_choice`]).
     flash_choice: std::sync::OnceLock<crate::ops::FlashKernel>,
     me: std::sync::OnceLock<std::sync::Weak<CudaDevice>>,
@@ -246,11 +243,6 @@ impl CudaDevice {
             trace: Mutex::new(None),
             tracing: std::sync::atomic::AtomicBool::new(false),
             fast_verified: std::sync::OnceLock::new(),
-            gemv_pipe: std::sync::atomic::AtomicU32::new(if cc.0 >= 8 {
-                pack_gemv_pipe(gemv_pipe_from_env())
-            } else {
-                0
-            }),
             flash_choice: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }))
@@ -609,32 +601,6 @@ impl CudaDevice {
         // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
         self.traced(k)
-    }
-
-    /// The pipelined batch-1 GEMV (`gemv_pipe`) as (blocks per SM, cp.async stages), or
-    /// `None` when the decode GEMVs run the one-group-per-block kernels.
-    pub fn gemv_pipe(&self) -> Option<(u32, u32)> {
-        unpack_gemv_pipe(self.gemv_pipe.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    /// Sets the batch-1 GEMV kernel: `Some((blocks per SM, stages))` for `gemv_pipe` (blocks
-    /// per SM 1 to 4, stages one of [`GEMV_PIPE_STAGES`]; compute capability 8.0 or newer),
-    /// `None` for the one-group-per-block kernels. Returns the previous setting. The default
-    /// is off, or `T0_CUDA_GEMV_PIPE` (`0` off, `B,S` as above). A captured decode graph
-    /// keeps the kernels it was captured with.
-    pub fn set_gemv_pipe(&self, cfg: Option<(u32, u32)>) -> Result<Option<(u32, u32)>> {
-        if let Some(c) = cfg {
-            check_gemv_pipe(c).map_err(CudaError::Shape)?;
-            if self.cc.0 < 8 {
-                return Err(CudaError::BackendUnavailable(
-                    "the pipelined GEMV needs compute capability 8.0 (cp.async)".into(),
-                ));
-            }
-        }
-        let prev = self
-            .gemv_pipe
-            .swap(pack_gemv_pipe(cfg), std::sync::atomic::Ordering::Relaxed);
-        Ok(unpack_gemv_pipe(prev))
     }
 
     /// Whether programmatic dependent launch (PDL) can be used: compute capability 9.0 or
@@ -1192,85 +1158,5 @@ impl Drop for DevBuf {
         // SAFETY: `ptr` came from cuMemAlloc in `CudaDevice::alloc` and is freed only here;
         // the stream was synchronized above so no queued kernel still uses it.
         let _ = unsafe { cudarc::driver::result::free_sync(self.ptr) };
-    }
-}
-
-/// Stage counts the pipelined GEMV takes (its `cp.async.wait_group` immediates).
-pub const GEMV_PIPE_STAGES: [u32; 7] = [2, 3, 4, 6, 8, 12, 16];
-
-/// Whether (blocks per SM, stages) is a valid pipelined-GEMV setting.
-pub fn check_gemv_pipe((bps, stages): (u32, u32)) -> std::result::Result<(), String> {
-    if !(1..=4).contains(&bps) {
-        return Err(format!("gemv_pipe blocks per SM must be 1 to 4, got {bps}"));
-    }
-    if !GEMV_PIPE_STAGES.contains(&stages) {
-        return Err(format!(
-            "gemv_pipe stages must be one of {GEMV_PIPE_STAGES:?}, got {stages}"
-        ));
-    }
-    Ok(())
-}
-
-/// Parses a `T0_CUDA_GEMV_PIPE` value: `0` or `off` (one-group-per-block kernels), `B,S`
-/// (blocks per SM, stages); an error names what is wrong.
-pub fn parse_gemv_pipe(v: &str) -> std::result::Result<Option<(u32, u32)>, String> {
-    let v = v.trim();
-    if v == "0" || v.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let (b, s) = v
-        .split_once(',')
-        .ok_or_else(|| format!("T0_CUDA_GEMV_PIPE must be 0 or B,S (got {v:?})"))?;
-    let num = |t: &str| {
-        t.trim()
-            .parse::<u32>()
-            .map_err(|_| format!("T0_CUDA_GEMV_PIPE: {t:?} is not a number"))
-    };
-    let c = (num(b)?, num(s)?);
-    check_gemv_pipe(c)?;
-    Ok(Some(c))
-}
-
-/// Off unless `T0_CUDA_GEMV_PIPE` turns it on: measured slower than the one-group-per-block
-/// kernels on the H100 in every setting tried (t0-cuda/NOTES.md, run 15).
-fn gemv_pipe_from_env() -> Option<(u32, u32)> {
-    match std::env::var("T0_CUDA_GEMV_PIPE") {
-        Ok(v) => parse_gemv_pipe(&v).unwrap_or_else(|e| {
-            eprintln!("t0-cuda: {e}; the pipelined GEMV stays off");
-            None
-        }),
-        Err(_) => None,
-    }
-}
-
-fn pack_gemv_pipe(c: Option<(u32, u32)>) -> u32 {
-    c.map_or(0, |(b, s)| (b << 8) | s)
-}
-
-fn unpack_gemv_pipe(v: u32) -> Option<(u32, u32)> {
-    (v != 0).then_some((v >> 8, v & 0xff))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gemv_pipe_settings_parse_and_reject_bad_values() {
-        assert_eq!(parse_gemv_pipe("0"), Ok(None));
-        assert_eq!(parse_gemv_pipe(" off "), Ok(None));
-        assert_eq!(parse_gemv_pipe("1,8"), Ok(Some((1, 8))));
-        assert_eq!(parse_gemv_pipe("2, 4"), Ok(Some((2, 4))));
-        assert!(check_gemv_pipe((1, 8)).is_ok());
-        for bad in ["", "1", "1,5", "0,8", "5,8", "x,8", "1,y", "1,8,2", "-1,8"] {
-            let e = parse_gemv_pipe(bad).unwrap_err();
-            assert!(
-                e.contains("T0_CUDA_GEMV_PIPE") || e.contains("gemv_pipe"),
-                "{bad}: {e}"
-            );
-        }
-        for c in [Some((1, 2)), Some((4, 16)), None] {
-            assert_eq!(unpack_gemv_pipe(pack_gemv_pipe(c)), c);
-        }
     }
 }

@@ -873,8 +873,6 @@ pub struct DecodeState {
     ff: DevBuf,
     logits: DevBuf,
     graph: Option<cudarc::driver::CudaGraph>,
-    /// The device's pipelined-GEMV setting the graph was captured with.
-    graph_pipe: Option<(u32, u32)>,
     /// Queue the step's kernels with programmatic dependent launch.
     pdl: bool,
     /// Fold each RMS norm into the batch-1 GEMV that follows it.
@@ -925,7 +923,6 @@ impl DecodeState {
             ff: dev.alloc(b * m.cfg.d_ff * 2)?,
             logits: dev.alloc(b * v * 4)?,
             graph: None,
-            graph_pipe: None,
             pdl: dev.pdl_supported(),
             fused_norm: b == 1 && !std::env::var("T0_CUDA_GEMV_RMS").is_ok_and(|v| v == "0"),
             fused_attn: b == 1
@@ -1280,14 +1277,7 @@ impl DecodeState {
             // each kernel trigger its successor right after its wait is 6 % faster; with
             // separate attention kernels it is 2.5 % slower. The flags are read when the
             // kernels run, so they are set here, before launches or replays.
-            // The pipelined GEMV loads weights before its wait: it gains only when it is
-            // triggered early (to be measured with separate attention kernels too).
-            let early = self.fused_attn() || dev.gemv_pipe().is_some();
-            dev.ensure_pdl_flags(if early { 1 } else { 0 })?;
-        }
-        if self.graph.is_some() && self.graph_pipe != dev.gemv_pipe() {
-            // Captured with the other batch-1 GEMV kernel.
-            self.graph = None;
+            dev.ensure_pdl_flags(if self.fused_attn() { 1 } else { 0 })?;
         }
         let check_every = 8;
         if graph && steps > 0 {
@@ -1305,7 +1295,6 @@ impl DecodeState {
                     Err(e) => return Err(e),
                 };
                 self.graph = Some(g);
-                self.graph_pipe = dev.gemv_pipe();
             }
             let g = self.graph.as_ref().expect("captured above");
             for s in 0..steps {

@@ -143,14 +143,11 @@ pub enum Kernel {
     AttnDecD64,
     /// [`Kernel::GemvRms`] producing q (and k, v) plus each head's decode attention.
     GemvRmsAttn,
-    /// Persistent, cp.async-pipelined batch-1 GEMV doing the work of [`Kernel::Gemv`],
-    /// [`Kernel::GemvRms`] and [`Kernel::GemvRmsAttn`] (weights loaded before the PDL wait).
-    GemvPipe,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 34] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -184,7 +181,6 @@ impl Kernel {
         Kernel::GemvRms,
         Kernel::AttnDecD64,
         Kernel::GemvRmsAttn,
-        Kernel::GemvPipe,
     ];
 
     /// The module that holds it.
@@ -195,8 +191,7 @@ impl Kernel {
             | Kernel::GemmSimple
             | Kernel::Gemv
             | Kernel::GemvRms
-            | Kernel::GemvRmsAttn
-            | Kernel::GemvPipe => Module::Gemm,
+            | Kernel::GemvRmsAttn => Module::Gemm,
             Kernel::FlashAttnD64
             | Kernel::FlashAttnD64V2
             | Kernel::FlashAttnD64V3
@@ -251,7 +246,6 @@ impl Kernel {
             Kernel::GemvRms => "gemv_rms_bf16",
             Kernel::AttnDecD64 => "attn_dec_d64",
             Kernel::GemvRmsAttn => "gemv_rms_attn",
-            Kernel::GemvPipe => "gemv_pipe",
         }
     }
 
@@ -265,9 +259,7 @@ impl Kernel {
             | Kernel::GemmTmaE
             | Kernel::GemmTmaPE
             | Kernel::GemmTmaC => Some(TMA_SMEM as i32),
-            Kernel::AttnRows | Kernel::AttnDecD64 | Kernel::GemvRmsAttn | Kernel::GemvPipe => {
-                Some(200 * 1024)
-            }
+            Kernel::AttnRows | Kernel::AttnDecD64 | Kernel::GemvRmsAttn => Some(200 * 1024),
             _ => None,
         }
     }

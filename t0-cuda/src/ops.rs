@@ -315,23 +315,6 @@ pub fn gemm_with(
     ];
     match kernel {
         GemmKernel::Gemv => {
-            if gemv_pipe(
-                dev,
-                PipeOperands {
-                    x: a.ptr(),
-                    g: 0,
-                    w: w.ptr(),
-                    ldw,
-                    out: out.ptr(),
-                    n,
-                    k,
-                    mode: epi.code(),
-                    eps: 0.0,
-                },
-                None,
-            )? {
-                return Ok(());
-            }
             let blocks = n.div_ceil(4) as u32;
             dev.launch(
                 Kernel::Gemv,
@@ -1524,23 +1507,6 @@ pub fn gemv_rms(
         epi.out_cols(n).checked_mul(epi.out_size()).ok_or_else(ov)?,
         "gemv_rms out",
     )?;
-    if gemv_pipe(
-        dev,
-        PipeOperands {
-            x: x.ptr(),
-            g: g.ptr(),
-            w: w.ptr(),
-            ldw,
-            out: out.ptr(),
-            n,
-            k,
-            mode: epi.code(),
-            eps,
-        },
-        None,
-    )? {
-        return Ok(());
-    }
     let pf = dev.take_next_prefetch();
     dev.launch(
         Kernel::GemvRms,
@@ -1671,23 +1637,6 @@ pub fn gemv_rms_attn(
         }
         need(at.bias, heads * at.bias_w * 4, "gemv_rms_attn bias")?;
     }
-    if gemv_pipe(
-        dev,
-        PipeOperands {
-            x: x.ptr(),
-            g: g.ptr(),
-            w: w.ptr(),
-            ldw: k,
-            out: out.ptr(),
-            n,
-            k,
-            mode: Epilogue::Bf16.code(),
-            eps,
-        },
-        Some((at, inner, parts)),
-    )? {
-        return Ok(());
-    }
     let pf = dev.take_next_prefetch();
     dev.launch(
         Kernel::GemvRmsAttn,
@@ -1720,104 +1669,6 @@ pub fn gemv_rms_attn(
             Arg::L(pf.1 as i64),
         ],
     )
-}
-
-/// The GEMV operands [`gemv_pipe`] takes (device addresses; `g` 0 for a bf16 `x`).
-struct PipeOperands {
-    x: u64,
-    g: u64,
-    w: u64,
-    ldw: usize,
-    out: u64,
-    n: usize,
-    k: usize,
-    mode: i32,
-    eps: f32,
-}
-
-/// Largest row `gemv_pipe` takes (x is kept in shared memory as bf16).
-const GEMV_PIPE_MAX_K: usize = 32768;
-
-/// Queues the persistent, pipelined batch-1 GEMV (`gemv_pipe`) for operands the caller has
-/// checked, when the device has it on ([`CudaDevice::gemv_pipe`]) and its shared memory fits;
-/// `Ok(false)` when the caller must queue the one-group-per-block kernel instead. With
-/// `attn`, the q (/k, v) rows and each head's attention, as [`gemv_rms_attn`].
-fn gemv_pipe(
-    dev: &CudaDevice,
-    o: PipeOperands,
-    attn: Option<(&HeadAttention, usize, usize)>,
-) -> Result<bool> {
-    let Some((bps, stages)) = dev.gemv_pipe() else {
-        return Ok(false);
-    };
-    if o.k > GEMV_PIPE_MAX_K || (o.g != 0 && o.k > GEMV_RMS_MAX_K) {
-        return Ok(false);
-    }
-    let units = (o.k / 8).div_ceil(128);
-    let smem = stages as usize * 8192
-        + units * 128 * 16
-        + attn.map_or(0, |(at, _, _)| head_attention_smem(at.lk));
-    if smem > 200 * 1024 {
-        return Ok(false);
-    }
-    let grid =
-        o.n.div_ceil(4)
-            .min(dev.sm_count().max(1) as usize * bps as usize);
-    let (ni, ki) = (i32_of(o.n, "n")?, i32_of(o.k, "k")?);
-    let mut args = vec![
-        Arg::P(o.x),
-        Arg::P(o.g),
-        Arg::P(o.w),
-        Arg::L(o.ldw as i64),
-        Arg::P(o.out),
-        Arg::I(ni),
-        Arg::I(ki),
-        Arg::I(o.mode),
-        Arg::F(o.eps),
-        Arg::I(stages as i32),
-    ];
-    match attn {
-        Some((at, inner, parts)) => args.extend([
-            Arg::P(at.counters.ptr()),
-            Arg::I(i32_of(inner, "inner")?),
-            Arg::I(parts as i32),
-            Arg::P(at.k.ptr()),
-            Arg::P(at.v.ptr()),
-            Arg::L(at.kv_row as i64),
-            Arg::I(i32_of(at.lk, "lk")?),
-            Arg::P(if at.self_attn { at.pos.ptr() } else { 0 }),
-            Arg::P(if at.self_attn { 0 } else { at.key_len.ptr() }),
-            Arg::P(at.bias.ptr()),
-            Arg::I(i32_of(at.bias_r, "bias R")?),
-            Arg::I(i32_of(at.bias_w.max(1), "bias W")?),
-            Arg::P(at.att.ptr()),
-        ]),
-        None => args.extend([
-            Arg::P(0),
-            Arg::I(64),
-            Arg::I(0),
-            Arg::P(0),
-            Arg::P(0),
-            Arg::L(0),
-            Arg::I(0),
-            Arg::P(0),
-            Arg::P(0),
-            Arg::P(0),
-            Arg::I(0),
-            Arg::I(1),
-            Arg::P(0),
-        ]),
-    }
-    // A pending L2-prefetch hint is for the one-group-per-block kernels only: drop it.
-    let _ = dev.take_next_prefetch();
-    dev.launch(
-        Kernel::GemvPipe,
-        (grid as u32, 1, 1),
-        (256, 1, 1),
-        smem as u32,
-        &args,
-    )?;
-    Ok(true)
 }
 
 /// Whether [`gemv_rms`] takes these operands.

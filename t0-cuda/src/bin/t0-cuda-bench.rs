@@ -216,36 +216,28 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
         ops::init_uniform_bf16(dev, x.view(), k, 3, 1.0)?;
         ops::init_uniform_bf16(dev, w.view(), nn * k, 4, 0.02)?;
         let reps = 20;
-        let pipe0 = dev.gemv_pipe();
-        let mut line = format!("gemv {nn}x{k} (back to back, plain launches):");
-        for cfg in [None, Some((2, 4)), Some((2, 8))] {
-            dev.set_gemv_pipe(cfg)?;
-            let ms = time_ms(dev, 5, || {
-                for _ in 0..reps {
-                    ops::gemm(
-                        dev,
-                        x.view(),
-                        k,
-                        w.view(),
-                        k,
-                        y.view(),
-                        nn,
-                        (1, nn, k),
-                        Epilogue::F32,
-                        GemmKernel::Gemv,
-                    )?;
-                }
-                Ok(())
-            })? / reps as f64;
-            line += &format!(
-                " {}: {:.1} us = {:.0} GB/s;",
-                pipe_name(cfg),
-                ms * 1e3,
-                (nn * k * 2) as f64 / ms / 1e6
-            );
-        }
-        dev.set_gemv_pipe(pipe0)?;
-        println!("{line}");
+        let ms = time_ms(dev, 5, || {
+            for _ in 0..reps {
+                ops::gemm(
+                    dev,
+                    x.view(),
+                    k,
+                    w.view(),
+                    k,
+                    y.view(),
+                    nn,
+                    (1, nn, k),
+                    Epilogue::F32,
+                    GemmKernel::Gemv,
+                )?;
+            }
+            Ok(())
+        })? / reps as f64;
+        println!(
+            "gemv {nn}x{k}: {:.1} us = {:.0} GB/s",
+            ms * 1e3,
+            (nn * k * 2) as f64 / ms / 1e6
+        );
     }
     // The T0pp encoder's GEMMs with the epilogues the engine uses (automatic kernel choice).
     if !quick {
@@ -614,14 +606,6 @@ fn generic(dev: &Arc<CudaDevice>, name: &str) -> Result<Vec<Row>> {
     ])
 }
 
-/// A batch-1 GEMV setting as the bench prints it.
-fn pipe_name(cfg: Option<(u32, u32)>) -> String {
-    match cfg {
-        None => "one-group-per-block".into(),
-        Some((b, st)) => format!("pipe {b}/SM x{st}"),
-    }
-}
-
 struct Row {
     what: &'static str,
     ours: String,
@@ -723,27 +707,6 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
             ms / new as f64
         ));
     }
-    // The batch-1 GEMV kernel: one group per block, or persistent + pipelined with
-    // (blocks per SM, stages); the graph is recaptured for each.
-    let pipe0 = dev.gemv_pipe();
-    for fused_attn in [true, false] {
-        st.set_fused_attn(fused_attn);
-        for cfg in [None, Some((2, 8))] {
-            dev.set_gemv_pipe(cfg)?;
-            let ms = time_ms(dev, 3, || {
-                st.reset(&m)?;
-                st.run(&m, &enc, new, true)
-            })?;
-            variants.push(format!(
-                "GEMV {} attention-in-GEMV {}: {:.3}",
-                pipe_name(cfg),
-                fused_attn as u8,
-                ms / new as f64
-            ));
-        }
-    }
-    dev.set_gemv_pipe(pipe0)?;
-    st.set_fused_attn(true);
     st.set_pdl(dev, pdl0);
     st.set_fused_norm(fused0);
     // Kernel timeline of 4 plain-launched decode steps (event after every kernel).
