@@ -78,8 +78,8 @@ run_test() {
 }
 # The Hopper wgmma GEMM is probed first in its own process: a kernel fault would poison the
 # CUDA context of every later test in the same process. If the probe fails, the remaining
-# steps run without the fast TMA epilogues (T0_CUDA_FAST_EPI=0) if a second probe passes that
-# way, else also without the persistent TMA GEMM (T0_CUDA_GEMM_PERSISTENT=0) if a third does,
+# steps run without the TMA-store epilogue (T0_CUDA_TMA_STORE=0) if a second probe passes that
+# way, else without any fast TMA epilogue (T0_CUDA_FAST_EPI=0) if a third does, else also without the persistent TMA GEMM (T0_CUDA_GEMM_PERSISTENT=0) if a third does,
 # else with T0_CUDA_WGMMA=0 (mma.sync GEMMs only).
 if [ -x "${exe[gpu_kernels]:-}" ]; then
     stamp "== wgmma probe"
@@ -87,8 +87,15 @@ if [ -x "${exe[gpu_kernels]:-}" ]; then
     rc=$?
     grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe.log" | head -20
     if [ $rc -ne 0 ]; then
-        stamp "!! wgmma probe failed (exit $rc): retrying without the fast TMA epilogues"
+        stamp "!! wgmma probe failed (exit $rc): retrying without the TMA-store epilogue"
         status=1
+        export T0_CUDA_TMA_STORE=0
+        timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe0.log" 2>&1
+        rc=$?
+        grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe0.log" | head -20
+    fi
+    if [ $rc -ne 0 ]; then
+        stamp "!! wgmma probe failed (exit $rc): retrying without the fast TMA epilogues"
         export T0_CUDA_FAST_EPI=0
         timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe1.log" 2>&1
         rc=$?

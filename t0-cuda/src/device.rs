@@ -35,6 +35,7 @@ pub struct CudaDevice {
     wgmma_verified: std::sync::OnceLock<(bool, bool, bool, bool)>,
     persistent_faster: std::sync::OnceLock<u8>,
     fast_epi: std::sync::OnceLock<[[u8; 6]; 3]>,
+    fast_epi_ns: std::sync::OnceLock<[[u8; 6]; 3]>,
     cluster_faster: std::sync::OnceLock<u8>,
     /// Kernels are queued with programmatic dependent launch while this is set
     /// ([`CudaDevice::set_pdl`]).
@@ -235,6 +236,7 @@ impl CudaDevice {
             wgmma_verified: std::sync::OnceLock::new(),
             persistent_faster: std::sync::OnceLock::new(),
             fast_epi: std::sync::OnceLock::new(),
+            fast_epi_ns: std::sync::OnceLock::new(),
             cluster_faster: std::sync::OnceLock::new(),
             pdl: std::sync::atomic::AtomicBool::new(false),
             pdl_flags: std::sync::atomic::AtomicI32::new(PDL_FLAGS_DEFAULT),
@@ -463,16 +465,28 @@ impl CudaDevice {
 
     /// The TMA GEMM epilogue variant chosen at the self-check, `[plain, persistent,
     /// cluster][epilogue code]` as [`crate::ops::EpiVariant`] codes (0 general, 1 pairs, 2 swap,
-    /// 3 scalar): per kernel and epilogue the fastest variant that matched the reference (timed
-    /// on 8192x4096x4096; ReLU follows bf16, the gated epilogues always take 0; the cluster row
-    /// is all 0 unless `T0_CUDA_GEMM_CLUSTER=1`). `None` before the self-check, without the TMA
-    /// kernels, or with `T0_CUDA_FAST_EPI=0`.
+    /// 3 scalar, 4 TMA store): per kernel and epilogue the fastest variant that matched the
+    /// reference (timed on 8192x4096x4096; ReLU follows bf16 and SiLU-gated follows
+    /// GELU-gated where they passed that variant; the gated epilogues have only 0 and 4; the
+    /// cluster row has no 4 and is all 0 unless `T0_CUDA_GEMM_CLUSTER=1`). `None` before the
+    /// self-check, without the TMA kernels, or with `T0_CUDA_FAST_EPI=0`.
     pub fn fast_epilogue_choice(&self) -> Option<[[u8; 6]; 3]> {
         self.fast_epi.get().copied()
     }
 
-    pub(crate) fn set_fast_epilogue_choice(&self, choice: [[u8; 6]; 3]) {
+    /// As [`CudaDevice::fast_epilogue_choice`], the fastest variant other than the TMA store
+    /// (what automatic choice takes after `ops::set_tma_store(false)`).
+    pub fn fast_epilogue_choice_without_store(&self) -> Option<[[u8; 6]; 3]> {
+        self.fast_epi_ns.get().copied()
+    }
+
+    pub(crate) fn set_fast_epilogue_choice(
+        &self,
+        choice: [[u8; 6]; 3],
+        without_store: [[u8; 6]; 3],
+    ) {
         let _ = self.fast_epi.set(choice);
+        let _ = self.fast_epi_ns.set(without_store);
     }
 
     /// For which GEMM epilogues (bits as [`CudaDevice::persistent_faster_mask`]) the cluster
@@ -559,21 +573,21 @@ impl CudaDevice {
         self.traced(k)
     }
 
-    /// Queues kernel `k` whose first two parameters are TMA tensor maps passed by value
-    /// (`__grid_constant__`), followed by `args` as in [`CudaDevice::launch`].
+    /// Queues kernel `k` whose first parameters are the TMA tensor maps `maps` (two or three)
+    /// passed by value (`__grid_constant__`), followed by `args` as in [`CudaDevice::launch`].
     pub(crate) fn launch_tma(
         &self,
         k: Kernel,
         grid: (u32, u32, u32),
         block: (u32, u32, u32),
         smem: u32,
-        maps: [&TensorMapArg; 2],
+        maps: &[&TensorMapArg],
         args: &[Arg],
     ) -> Result<()> {
         let f = self.function(k)?;
         let mut slots: Vec<u64> = args.iter().map(|a| a.slot()).collect();
         if self.pdl_on() {
-            let mut m = [*maps[0], *maps[1]];
+            let mut m: Vec<TensorMapArg> = maps.iter().map(|x| **x).collect();
             let mut params: Vec<*mut std::ffi::c_void> = m
                 .iter_mut()
                 .map(|x| (x as *mut TensorMapArg).cast())
@@ -586,8 +600,9 @@ impl CudaDevice {
             return self.launch_pdl(k, &f, grid, block, smem, params);
         }
         let mut b = self.stream.launch_builder(&f);
-        b.arg(maps[0]);
-        b.arg(maps[1]);
+        for m in maps {
+            b.arg(*m);
+        }
         for s in &slots {
             b.arg(s);
         }
@@ -596,7 +611,7 @@ impl CudaDevice {
             block_dim: block,
             shared_mem_bytes: smem,
         };
-        // SAFETY: as in `launch`; the two maps are 128-byte, 64-byte-aligned values matching
+        // SAFETY: as in `launch`; the maps are 128-byte, 64-byte-aligned values matching
         // the kernel's `TmaDesc` parameters and were encoded for live allocations that the
         // caller's shape checks cover.
         unsafe { b.launch(cfg) }.map_err(drv(&format!("launching {}", k.name())))?;
@@ -975,24 +990,56 @@ impl TensorMapArg {
         ld: usize,
         box_rows: u32,
     ) -> Result<TensorMapArg> {
+        Self::encode_2d(ptr, false, rows, cols, ld, box_rows)
+    }
+
+    /// Encodes the map the TMA-store epilogue writes through: `rows` x `cols` elements of f32
+    /// (`f32`) or bf16, `ld` elements apart, boxes of 64 rows x 128 bytes (32 f32 or 64 bf16
+    /// columns), 128-byte swizzle; the copy engine writes nothing outside `rows` x `cols`.
+    pub(crate) fn out_2d(
+        ptr: u64,
+        f32: bool,
+        rows: usize,
+        cols: usize,
+        ld: usize,
+    ) -> Result<TensorMapArg> {
+        Self::encode_2d(ptr, f32, rows, cols, ld, 64)
+    }
+
+    /// Whether an output at `ptr` with row stride `ld` elements (of 4 bytes with `f32`, else
+    /// 2) can be mapped: a 16-byte-aligned address and stride (the tensor-map rules).
+    pub(crate) fn out_mappable(ptr: u64, f32: bool, ld: usize) -> bool {
+        let es = if f32 { 4 } else { 2 };
+        ptr.is_multiple_of(16) && (ld * es).is_multiple_of(16)
+    }
+
+    fn encode_2d(
+        ptr: u64,
+        f32: bool,
+        rows: usize,
+        cols: usize,
+        ld: usize,
+        box_rows: u32,
+    ) -> Result<TensorMapArg> {
         use cudarc::driver::sys::{
             CUtensorMapDataType, CUtensorMapFloatOOBfill, CUtensorMapInterleave,
             CUtensorMapL2promotion, CUtensorMapSwizzle,
         };
-        if !ptr.is_multiple_of(16)
-            || !(ld * 2).is_multiple_of(16)
-            || rows == 0
-            || cols == 0
-            || ld < cols
-        {
+        let es = if f32 { 4 } else { 2 };
+        if !Self::out_mappable(ptr, f32, ld) || rows == 0 || cols == 0 || ld < cols {
             return Err(CudaError::Shape(format!(
                 "tensor map: pointer {ptr:#x}, rows {rows}, cols {cols}, ld {ld}"
             )));
         }
         let dims = [cols as u64, rows as u64];
-        let strides = [(ld * 2) as u64];
-        let boxd = [64u32, box_rows];
+        let strides = [(ld * es) as u64];
+        let boxd = [128 / es as u32, box_rows];
         let elem = [1u32, 1];
+        let dtype = if f32 {
+            CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+        } else {
+            CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+        };
         let mut map = std::mem::MaybeUninit::<cudarc::driver::sys::CUtensorMap>::zeroed();
         // SAFETY: every pointer refers to a local array of the rank the call reads (2 dims,
         // 1 stride, 2 box sizes, 2 element strides); `map` is writable storage of the right
@@ -1000,7 +1047,7 @@ impl TensorMapArg {
         let r = unsafe {
             cudarc::driver::sys::cuTensorMapEncodeTiled(
                 map.as_mut_ptr(),
-                CUtensorMapDataType::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                dtype,
                 2,
                 ptr as *mut std::ffi::c_void,
                 dims.as_ptr(),

@@ -23,6 +23,11 @@ pub const WGMMA_SMEM: u32 = 4 * 384 * 128 + 1024;
 /// alignment and 64 bytes of mbarriers.
 pub const TMA_SMEM: u32 = 4 * 384 * 128 + 1024 + 64;
 
+/// Dynamic shared memory of the TMA GEMM with the TMA-store epilogue ([`Kernel::GemmTmaS`],
+/// [`Kernel::GemmTmaPS`]): [`TMA_SMEM`] plus 32 KiB of output staging (16 KiB per consumer
+/// warpgroup). 230464 bytes, within the 227 KiB a block may opt in to on compute capability 9.0.
+pub const TMA_S_SMEM: u32 = TMA_SMEM + 32768;
+
 /// A compilation unit: compiled by NVRTC on first use, once per device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Module {
@@ -137,6 +142,10 @@ pub enum Kernel {
     GemmTmaPE,
     /// [`Kernel::GemmTmaE`] in clusters of 2 blocks sharing the W tile by TMA multicast.
     GemmTmaC,
+    /// [`Kernel::GemmTma`] with the TMA-store epilogue (a third tensor map, over the output).
+    GemmTmaS,
+    /// [`Kernel::GemmTmaP`] with the TMA-store epilogue.
+    GemmTmaPS,
     /// Batch-1 GEMV of a T5 RMS-normed f32 row (the norm folded in; decode).
     GemvRms,
     /// Row-wise attention for head size 64 (decode; warp per key, few round trips).
@@ -147,7 +156,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 33] = [
+    pub const ALL: [Kernel; 35] = [
         Kernel::GemmL,
         Kernel::GemmS,
         Kernel::GemmSimple,
@@ -178,6 +187,8 @@ impl Kernel {
         Kernel::GemmTmaE,
         Kernel::GemmTmaPE,
         Kernel::GemmTmaC,
+        Kernel::GemmTmaS,
+        Kernel::GemmTmaPS,
         Kernel::GemvRms,
         Kernel::AttnDecD64,
         Kernel::GemvRmsAttn,
@@ -205,7 +216,9 @@ impl Kernel {
             | Kernel::GemmTmaP
             | Kernel::GemmTmaE
             | Kernel::GemmTmaPE
-            | Kernel::GemmTmaC => Module::GemmSm90,
+            | Kernel::GemmTmaC
+            | Kernel::GemmTmaS
+            | Kernel::GemmTmaPS => Module::GemmSm90,
             _ => Module::Elementwise,
         }
     }
@@ -243,6 +256,8 @@ impl Kernel {
             Kernel::GemmTmaE => "gemm_bf16_tma_e",
             Kernel::GemmTmaPE => "gemm_bf16_tma_pe",
             Kernel::GemmTmaC => "gemm_bf16_tma_c",
+            Kernel::GemmTmaS => "gemm_bf16_tma_s",
+            Kernel::GemmTmaPS => "gemm_bf16_tma_ps",
             Kernel::GemvRms => "gemv_rms_bf16",
             Kernel::AttnDecD64 => "attn_dec_d64",
             Kernel::GemvRmsAttn => "gemv_rms_attn",
@@ -259,6 +274,7 @@ impl Kernel {
             | Kernel::GemmTmaE
             | Kernel::GemmTmaPE
             | Kernel::GemmTmaC => Some(TMA_SMEM as i32),
+            Kernel::GemmTmaS | Kernel::GemmTmaPS => Some(TMA_S_SMEM as i32),
             Kernel::AttnRows | Kernel::AttnDecD64 | Kernel::GemvRmsAttn => Some(200 * 1024),
             _ => None,
         }

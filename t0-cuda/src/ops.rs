@@ -88,7 +88,7 @@ pub fn cluster_gemm_enabled() -> bool {
 /// How the TMA GEMM kernels ([`GemmKernel::Tma`], [`GemmKernel::TmaPersistent`]) store a
 /// whole 128x256 output tile with the f32, f32-add, bf16 and ReLU epilogues (ragged tiles,
 /// strides or pointers not aligned for the variant, and products split over K always take the
-/// general path; the gated epilogues have one fast path in every variant).
+/// general path; the gated epilogues have one fast path in every variant but `Store`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EpiVariant {
     /// The variant the self-check found fastest among those that matched the reference, for
@@ -107,11 +107,25 @@ pub enum EpiVariant {
     Swap,
     /// Branch-free, one scalar store per element.
     Scalar,
+    /// Every epilogue, ragged tiles included: each consumer warpgroup writes its results to
+    /// shared memory and the bulk tensor copy engine stores them (f32-add: adds them in L2)
+    /// while the warps compute the next tile. Needs a 16-byte-aligned output, row stride and
+    /// row width (output columns x element size: on the H100 the copy engine clips columns
+    /// only at 16-byte granularity, so a ragged width would write into the padding; device run
+    /// 21) and a product not split over K; otherwise the fastest other variant (`Auto`) or the
+    /// general path (`Store` asked for). Not for the cluster kernel. Used by automatic choice
+    /// only while [`tma_store_enabled`].
+    Store,
 }
 
 impl EpiVariant {
     /// The fast variants (all but `Auto` and `General`).
-    pub const FAST: [EpiVariant; 3] = [EpiVariant::Pairs, EpiVariant::Swap, EpiVariant::Scalar];
+    pub const FAST: [EpiVariant; 4] = [
+        EpiVariant::Pairs,
+        EpiVariant::Swap,
+        EpiVariant::Scalar,
+        EpiVariant::Store,
+    ];
 
     /// The kernels' `var` code (0 for `Auto` and `General`).
     pub fn code(self) -> u8 {
@@ -120,6 +134,7 @@ impl EpiVariant {
             EpiVariant::Pairs => 1,
             EpiVariant::Swap => 2,
             EpiVariant::Scalar => 3,
+            EpiVariant::Store => 4,
         }
     }
 
@@ -129,6 +144,7 @@ impl EpiVariant {
             1 => EpiVariant::Pairs,
             2 => EpiVariant::Swap,
             3 => EpiVariant::Scalar,
+            4 => EpiVariant::Store,
             _ => EpiVariant::General,
         }
     }
@@ -142,9 +158,54 @@ impl EpiVariant {
     }
 }
 
+impl EpiVariant {
+    /// The epilogues whose stores this variant changes (`Store`: all; `Pairs`, `Swap`,
+    /// `Scalar`: those of [`EpiVariant::applies_to`]; `Auto`, `General`: none).
+    pub fn epilogues(self) -> &'static [Epilogue] {
+        match self {
+            EpiVariant::Store => &[
+                Epilogue::F32,
+                Epilogue::AddF32,
+                Epilogue::Bf16,
+                Epilogue::Relu,
+                Epilogue::GeGlu,
+                Epilogue::SwiGlu,
+            ],
+            EpiVariant::Pairs | EpiVariant::Swap | EpiVariant::Scalar => &[
+                Epilogue::F32,
+                Epilogue::AddF32,
+                Epilogue::Bf16,
+                Epilogue::Relu,
+            ],
+            EpiVariant::Auto | EpiVariant::General => &[],
+        }
+    }
+}
+
 /// True when `T0_CUDA_FAST_EPI=0` forces the general TMA epilogue (no fast-variant checks).
 pub fn fast_epilogues_disabled() -> bool {
     std::env::var("T0_CUDA_FAST_EPI").is_ok_and(|v| v == "0")
+}
+
+/// True unless `T0_CUDA_TMA_STORE=0`, which keeps the TMA-store epilogue
+/// ([`EpiVariant::Store`]) out of the self-check, its timings and automatic choice.
+pub fn tma_store_allowed() -> bool {
+    !std::env::var("T0_CUDA_TMA_STORE").is_ok_and(|v| v == "0")
+}
+
+static TMA_STORE_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets automatic choice take the TMA-store epilogue where the self-check timed it fastest
+/// (`on`, the default) or makes it take the fastest of the other variants instead
+/// ([`CudaDevice::fast_epilogue_choice_without_store`]); for comparisons in one process.
+pub fn set_tma_store(on: bool) {
+    TMA_STORE_ON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether automatic choice may take the TMA-store epilogue ([`set_tma_store`],
+/// [`tma_store_allowed`]).
+pub fn tma_store_enabled() -> bool {
+    TMA_STORE_ON.load(std::sync::atomic::Ordering::Relaxed) && tma_store_allowed()
 }
 
 fn need(v: DevView, bytes: usize, what: &str) -> Result<()> {
@@ -398,13 +459,19 @@ pub fn gemm_with(
                         v => v,
                     };
                     let blocks = (2 * m.div_ceil(bm).div_ceil(2) * n.div_ceil(bn)) as u32;
+                    // The cluster kernel has no TMA-store epilogue: the general one instead.
+                    let var = if var == EpiVariant::Store {
+                        EpiVariant::General
+                    } else {
+                        var
+                    };
                     args.push(Arg::I(var.code() as i32));
                     return dev.launch_tma(
                         Kernel::GemmTmaC,
                         (blocks, 1, 1),
                         (threads, 1, 1),
                         smem,
-                        [&ta, &tw],
+                        &[&ta, &tw],
                         &args[4..],
                     );
                 }
@@ -417,16 +484,56 @@ pub fn gemm_with(
                 } else {
                     (kid, tiles)
                 };
+                let auto = var == EpiVariant::Auto;
                 let var = match var {
                     EpiVariant::Auto if fast_epilogues_disabled() => EpiVariant::General,
                     EpiVariant::Auto => {
-                        dev.fast_epilogue_choice().map_or(EpiVariant::General, |c| {
+                        let table = if tma_store_enabled() {
+                            dev.fast_epilogue_choice()
+                        } else {
+                            dev.fast_epilogue_choice_without_store()
+                        };
+                        table.map_or(EpiVariant::General, |c| {
                             EpiVariant::from_code(c[persistent as usize][epi.code() as usize])
                         })
                     }
                     v => v,
                 };
-                if var.code() != 0 && EpiVariant::applies_to(epi) {
+                let mut var = var;
+                if var == EpiVariant::Store {
+                    let f32_out = epi.out_size() == 4;
+                    let width = epi.out_cols(n) * epi.out_size();
+                    if split == 1
+                        && width.is_multiple_of(16)
+                        && TensorMapArg::out_mappable(out.ptr(), f32_out, ldc)
+                    {
+                        let tc = TensorMapArg::out_2d(out.ptr(), f32_out, m, epi.out_cols(n), ldc)?;
+                        let kid = if persistent {
+                            Kernel::GemmTmaPS
+                        } else {
+                            Kernel::GemmTmaS
+                        };
+                        return dev.launch_tma(
+                            kid,
+                            (blocks, 1, 1),
+                            (threads, 1, 1),
+                            crate::kernels::TMA_S_SMEM,
+                            &[&ta, &tw, &tc],
+                            &args[4..],
+                        );
+                    }
+                    // Not storable by the copy engine: the fastest other variant that the
+                    // self-check recorded (automatic choice), else the general path.
+                    var = if auto {
+                        dev.fast_epilogue_choice_without_store()
+                            .map_or(EpiVariant::General, |c| {
+                                EpiVariant::from_code(c[persistent as usize][epi.code() as usize])
+                            })
+                    } else {
+                        EpiVariant::General
+                    };
+                }
+                if var.code() != 0 && var != EpiVariant::Store && EpiVariant::applies_to(epi) {
                     kid = if persistent {
                         Kernel::GemmTmaPE
                     } else {
@@ -439,7 +546,7 @@ pub fn gemm_with(
                     (blocks, 1, split as u32),
                     (threads, 1, 1),
                     smem,
-                    [&ta, &tw],
+                    &[&ta, &tw],
                     &args[4..],
                 );
             }
@@ -502,19 +609,19 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
     ];
     // passed[kernel][epilogue code] bit v: variant code v matched the reference.
     let mut passed = [[1u8; 6]; 3];
+    // The TMA store only for the plain and persistent kernels, unless T0_CUDA_TMA_STORE=0.
+    let store_ok = |kern| kern != GemmKernel::TmaCluster && tma_store_allowed();
     if !fast_epilogues_disabled() {
-        let fast_epis = [
-            Epilogue::F32,
-            Epilogue::AddF32,
-            Epilogue::Bf16,
-            Epilogue::Relu,
-        ];
         for (ki, &(kern, kok)) in kernels.iter().enumerate() {
             if !kok {
                 continue;
             }
             for var in EpiVariant::FAST {
-                let mask = wgmma_check(dev, kern, var, &fast_epis).unwrap_or_else(|e| {
+                if var == EpiVariant::Store && !store_ok(kern) {
+                    continue;
+                }
+                let fast_epis = var.epilogues();
+                let mask = wgmma_check(dev, kern, var, fast_epis).unwrap_or_else(|e| {
                     eprintln!("t0-cuda: {kern:?} {var:?} epilogue self-check error: {e}");
                     0
                 });
@@ -543,6 +650,7 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         }
     };
     let mut choice = [[0u8; 6]; 3];
+    let mut choice_ns = [[0u8; 6]; 3];
     let mut mask = 0u8;
     let mut cluster_mask = 0u8;
     for epi in [
@@ -553,23 +661,23 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
     ] {
         let e = epi.code() as usize;
         let mut best = [(f64::INFINITY, 0u8); 3];
+        let mut best_ns = [(f64::INFINITY, 0u8); 3];
         let mut line = format!("t0-cuda: TMA GEMM 8192x4096x4096 {epi:?}:");
         for (ki, &(kern, kok)) in kernels.iter().enumerate() {
             if !kok {
                 continue;
             }
             line += [" plain", " | persistent", " | cluster"][ki];
-            let vars: &[EpiVariant] = if EpiVariant::applies_to(epi) {
-                &[
-                    EpiVariant::General,
-                    EpiVariant::Pairs,
-                    EpiVariant::Swap,
-                    EpiVariant::Scalar,
-                ]
-            } else {
-                &[EpiVariant::General]
-            };
-            for &var in vars {
+            let vars = std::iter::once(EpiVariant::General).chain(
+                EpiVariant::FAST
+                    .into_iter()
+                    .filter(|v| v.epilogues().contains(&epi))
+                    .filter(|&v| v != EpiVariant::Store || store_ok(kern)),
+            );
+            for var in vars {
+                if fast_epilogues_disabled() && var != EpiVariant::General {
+                    continue;
+                }
                 if (passed[ki][e] >> var.code()) & 1 == 0 {
                     continue;
                 }
@@ -578,6 +686,9 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
                         line += &format!(" {var:?} {ms:.3} ms");
                         if ms < best[ki].0 {
                             best[ki] = (ms, var.code());
+                        }
+                        if var != EpiVariant::Store && ms < best_ns[ki].0 {
+                            best_ns[ki] = (ms, var.code());
                         }
                     }
                     Err(e) => {
@@ -588,6 +699,7 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
                 }
             }
             choice[ki][e] = best[ki].1;
+            choice_ns[ki][e] = best_ns[ki].1;
         }
         eprintln!("{line}");
         if best[1].0 <= best[0].0 {
@@ -602,9 +714,14 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
     mask |= ((mask >> 2) & 1) << 5;
     cluster_mask |= ((cluster_mask >> 3) & 1) << 4;
     cluster_mask |= ((cluster_mask >> 2) & 1) << 5;
-    for ki in 0..3 {
-        let v = choice[ki][2];
-        choice[ki][5] = if (passed[ki][5] >> v) & 1 == 1 { v } else { 0 };
+    // ReLU follows bf16 and SiLU-gated follows GELU-gated, where they passed that variant.
+    for table in [&mut choice, &mut choice_ns] {
+        for (ki, row) in table.iter_mut().enumerate() {
+            for (from, to) in [(2usize, 5usize), (3, 4)] {
+                let v = row[from];
+                row[to] = if (passed[ki][to] >> v) & 1 == 1 { v } else { 0 };
+            }
+        }
     }
     if ok.2 && ok.3 {
         dev.set_persistent_faster_mask(mask);
@@ -613,7 +730,7 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
         dev.set_cluster_faster_mask(cluster_mask);
     }
     if !fast_epilogues_disabled() {
-        dev.set_fast_epilogue_choice(choice);
+        dev.set_fast_epilogue_choice(choice, choice_ns);
     }
     Ok(ok)
 }

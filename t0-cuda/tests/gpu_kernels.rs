@@ -284,10 +284,15 @@ fn wgmma_gemm_matches_f64() {
 }
 
 /// The gated (GELU / SiLU) epilogues of the TMA kernels: whole tiles take a branch-free path
-/// with paired 4-byte stores, ragged tiles and odd output strides the general one. Shapes with
-/// more tiles than multiprocessors (the persistent kernel walks several tiles per block), whole
-/// tiles beside ragged ones, and an output row stride wider than n / 2 (even: the fast path;
-/// odd: the general path). Outputs poisoned, padding columns checked untouched.
+/// with paired 4-byte stores, ragged tiles and odd output strides the general one; with the
+/// TMA-store variant every tile goes through shared memory and the copy engine where the
+/// output stride and width are multiples of 16 bytes (ldc 2304, 128, and 272 with 264 columns:
+/// ragged rows and columns clipped by the copy engine, padding beyond them), else another
+/// path: 260 columns (520 bytes) with ldc 264 must not take it, since the copy engine clips
+/// columns at 16-byte granularity and wrote the padding (device run 21).
+/// Shapes with more tiles than multiprocessors (the persistent kernel walks several tiles per
+/// block), whole tiles beside ragged ones, and an output row stride wider than n / 2 (even: the
+/// fast path; odd: the general path). Outputs poisoned, padding columns checked untouched.
 #[test]
 fn wgmma_gated_epilogues_match_f64() {
     let Some(dev) = device() else { return };
@@ -301,6 +306,8 @@ fn wgmma_gated_epilogues_match_f64() {
         (1100, 4608, 136, 2),
         (256, 768, 64, 1),
         (300, 520, 200, 0),
+        (300, 520, 200, 4),
+        (300, 528, 200, 8),
         (128, 256, 4096, 0),
     ] {
         let a = rng.bf16_vec(m * k, 1.0);
@@ -308,13 +315,22 @@ fn wgmma_gated_epilogues_match_f64() {
         let want = r::matmul_nt(&a, &w, m, n, k);
         let (ab, wb) = (up_bf16(&dev, &a), up_bf16(&dev, &w));
         let (h, ldc) = (n / 2, n / 2 + pad);
-        for kern in [GemmKernel::Auto, GemmKernel::Tma, GemmKernel::TmaPersistent] {
+        let mut runs = vec![
+            (GemmKernel::Auto, EpiVariant::Auto),
+            (GemmKernel::Tma, EpiVariant::Auto),
+            (GemmKernel::TmaPersistent, EpiVariant::Auto),
+        ];
+        if !ops::fast_epilogues_disabled() && ops::tma_store_allowed() {
+            runs.push((GemmKernel::Tma, EpiVariant::Store));
+            runs.push((GemmKernel::TmaPersistent, EpiVariant::Store));
+        }
+        for (kern, var) in runs {
             for (epi, f) in [
                 (Epilogue::GeGlu, r::gelu_tanh as fn(f64) -> f64),
                 (Epilogue::SwiGlu, r::silu),
             ] {
                 let o = poisoned(&dev, m * ldc * 2);
-                ops::gemm(
+                ops::gemm_with(
                     &dev,
                     ab.view(),
                     k,
@@ -325,6 +341,7 @@ fn wgmma_gated_epilogues_match_f64() {
                     (m, n, k),
                     epi,
                     kern,
+                    var,
                 )
                 .unwrap();
                 let mut raw = vec![0u16; m * ldc];
@@ -338,7 +355,7 @@ fn wgmma_gated_epilogues_match_f64() {
                     })
                     .collect();
                 check(
-                    &format!("gemm {kern:?} {epi:?} {m}x{n}x{k} ldc {ldc}"),
+                    &format!("gemm {kern:?} {var:?} {epi:?} {m}x{n}x{k} ldc {ldc}"),
                     &got,
                     &wg,
                     1e-2,
@@ -348,7 +365,7 @@ fn wgmma_gated_epilogues_match_f64() {
                 for (i, (g, w)) in got.iter().zip(&wg).enumerate() {
                     assert!(
                         ((*g as f64) - w).abs() <= 2e-2 * big,
-                        "{kern:?} {epi:?} {m}x{n}x{k}: element {i} = {g}, want {w}"
+                        "{kern:?} {var:?} {epi:?} {m}x{n}x{k}: element {i} = {g}, want {w}"
                     );
                 }
                 for row in 0..m {
@@ -356,7 +373,7 @@ fn wgmma_gated_epilogues_match_f64() {
                         assert_eq!(
                             raw[row * ldc + c],
                             0xffff,
-                            "padding written at ({row}, {c})"
+                            "{kern:?} {var:?} {epi:?} {m}x{n}x{k} ldc {ldc}: padding written at ({row}, {c})"
                         );
                     }
                 }
@@ -371,7 +388,12 @@ fn wgmma_gated_epilogues_match_f64() {
 /// tiles than multiprocessors, so the persistent kernel walks several per block), ragged N and
 /// K, a one-tile product split over K (f32-add: atomic, the general path), and output row
 /// strides ldc = n and ldc > n (n + 4: every variant's fast path with a row stride; n + 2:
-/// `Swap` falls back to the general path; n + 1: only `Scalar` stays fast). Outputs poisoned
+/// `Swap` falls back to the general path; n + 1: only `Scalar` stays fast). `Store` (the TMA
+/// store through shared memory; f32-add as the copy engine's reduce-add) wherever the row
+/// stride is a multiple of 16 bytes (ldc = n, n + 8, and n + 4 for f32), ragged tiles
+/// included (300x520; 300x516 with ldc 520: f32 rows of 2064 bytes are stored with the width
+/// clipped inside a box, bf16 rows of 1032 bytes must take another path), else another path.
+/// Outputs poisoned
 /// (f32-add: a random base, padding poisoned), padding checked untouched bit for bit.
 #[test]
 fn wgmma_fast_epilogues_match_f64() {
@@ -454,9 +476,10 @@ fn tma_epilogues_vs_f64(dev: &Arc<CudaDevice>, kerns: &[GemmKernel]) {
     let dev = dev.clone();
     let mut rng = Rng::new(47);
     for &(m, n, k, pads) in &[
-        (1100usize, 4608usize, 136usize, &[0usize, 2][..]),
+        (1100usize, 4608usize, 136usize, &[0usize, 2, 8][..]),
         (256, 768, 64, &[4, 1][..]),
         (300, 520, 200, &[0][..]),
+        (300, 516, 200, &[4][..]),
         (128, 256, 4096, &[0, 4][..]),
     ] {
         let a = rng.bf16_vec(m * k, 1.0);
@@ -477,18 +500,15 @@ fn tma_epilogues_vs_f64(dev: &Arc<CudaDevice>, kerns: &[GemmKernel]) {
             for &kern in kerns {
                 // T0_CUDA_FAST_EPI=0 (gpu-check.sh's fallback after a failed probe) keeps the
                 // fast variants off here too.
-                let vars: &[EpiVariant] = if ops::fast_epilogues_disabled() {
-                    &[EpiVariant::Auto, EpiVariant::General]
-                } else {
-                    &[
-                        EpiVariant::Auto,
-                        EpiVariant::General,
-                        EpiVariant::Pairs,
-                        EpiVariant::Swap,
-                        EpiVariant::Scalar,
-                    ]
-                };
-                for &var in vars {
+                let mut vars = vec![EpiVariant::Auto, EpiVariant::General];
+                if !ops::fast_epilogues_disabled() {
+                    vars.extend([EpiVariant::Pairs, EpiVariant::Swap, EpiVariant::Scalar]);
+                    // The TMA store (not for the cluster kernel, which takes the general path).
+                    if ops::tma_store_allowed() && kern != GemmKernel::TmaCluster {
+                        vars.push(EpiVariant::Store);
+                    }
+                }
+                for &var in &vars {
                     for epi in [
                         Epilogue::F32,
                         Epilogue::AddF32,

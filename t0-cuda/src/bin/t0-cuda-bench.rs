@@ -2,8 +2,9 @@
 //! shapes, generated on the device by a hash kernel (no checkpoint file), plus kernel
 //! ceilings: device copy bandwidth, our GEMM vs cuBLAS, our GEMV bandwidth.
 //!
-//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic] [--g1-only]` (default:
-//! kernels, 3b, 11b). `--generic` also times G1 through t0-core's generic model on the CUDA
+//! Usage: `t0-cuda-bench [3b] [11b] [base] [--kernels] [--quick] [--generic] [--g1-only]
+//! [--g3-only]` (default: kernels, 3b, 11b). `--g3-only`: G3 with and without the TMA-store
+//! epilogue, alternating. `--generic` also times G1 through t0-core's generic model on the CUDA
 //! backend (base and 3b shapes; random bf16 checkpoint built in host memory).
 //! Token ids: uniform in [100, 32000) from a fixed seed, no padding; greedy decoding runs
 //! exactly the requested number of tokens (EOS ignored), as the workloads specify.
@@ -273,23 +274,20 @@ fn kernels(dev: &Arc<CudaDevice>, quick: bool) -> Result<()> {
             );
             // Old (General) vs the fast whole-tile epilogue variants, plain and persistent.
             if dev.has_wgmma() {
-                let vars: &[EpiVariant] = if EpiVariant::applies_to(epi) {
-                    &[
-                        EpiVariant::General,
-                        EpiVariant::Pairs,
-                        EpiVariant::Swap,
-                        EpiVariant::Scalar,
-                    ]
-                } else {
-                    &[EpiVariant::General]
-                };
+                let vars: Vec<EpiVariant> = std::iter::once(EpiVariant::General)
+                    .chain(
+                        EpiVariant::FAST
+                            .into_iter()
+                            .filter(|v| v.epilogues().contains(&epi)),
+                    )
+                    .collect();
                 let mut kerns = vec![GemmKernel::Tma, GemmKernel::TmaPersistent];
                 if ops::cluster_gemm_enabled() {
                     kerns.push(GemmKernel::TmaCluster);
                 }
                 for kern in kerns {
                     let mut line = format!("gemm {m}x{nn}x{k} {epi:?} {kern:?} epilogues TFLOP/s:");
-                    for &var in vars {
+                    for &var in &vars {
                         let ms = time_ms(dev, 5, || {
                             ops::gemm_with(
                                 dev,
@@ -625,6 +623,10 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     let big = name == "11b";
     let hf = |a: &'static str, b: &'static str| if big { b } else { a };
     let mut rows = Vec::new();
+    if G3_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        g3_ab(dev, &m, name, &mut rng)?;
+        return Ok(rows);
+    }
     // G1: 1 x 128 in, 64 new tokens.
     let inp = vec![ids(&mut rng, 128)];
     let enc_ms = time_ms(dev, 5, || m.encode(&inp, true).map(|_| ()))?;
@@ -827,6 +829,62 @@ fn model(dev: &Arc<CudaDevice>, name: &str, quick: bool) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// `--g3-only`: G3 per model, with and without the TMA-store epilogue, alternating.
+static G3_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// G3 (encoder 32 x 512) with automatic choice allowed the TMA-store epilogue and not, in
+/// alternating rounds of 3 timed encodes each (every time printed), then a per-stage profile
+/// of each setting.
+fn g3_ab(dev: &Arc<CudaDevice>, m: &CudaT5, name: &str, rng: &mut Rng) -> Result<()> {
+    let b32: Vec<Vec<u32>> = (0..32).map(|_| ids(rng, 512)).collect();
+    m.encode(&b32, false)?;
+    dev.synchronize()?;
+    let mut all = [Vec::new(), Vec::new()];
+    for round in 0..3 {
+        for (i, on) in [true, false].into_iter().enumerate() {
+            ops::set_tma_store(on);
+            m.encode(&b32, false)?;
+            dev.synchronize()?;
+            let mut ts = Vec::new();
+            for _ in 0..3 {
+                let s = Instant::now();
+                m.encode(&b32, false)?;
+                dev.synchronize()?;
+                ts.push(s.elapsed().as_secs_f64() * 1e3);
+            }
+            println!(
+                "[{name}] G3 round {round} TMA store {}: {}",
+                on as u8,
+                ts.iter()
+                    .map(|t| format!("{t:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            all[i].extend(ts);
+        }
+    }
+    for (i, v) in all.iter_mut().enumerate() {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "[{name}] G3 32x512 TMA store {}: min {:.1} ms, median {:.1} ms ({} encodes)",
+            (i == 0) as u8,
+            v[0],
+            v[v.len() / 2],
+            v.len()
+        );
+    }
+    for on in [true, false] {
+        ops::set_tma_store(on);
+        eprintln!("[{name}] per-stage profile, TMA store {}:", on as u8);
+        t0_cuda::engine::set_profile(true);
+        let r = m.encode(&b32, false);
+        t0_cuda::engine::set_profile(false);
+        r?;
+    }
+    ops::set_tma_store(true);
+    Ok(())
+}
+
 /// `--g1-only`: only G1 per model (for profilers).
 static G1_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -835,6 +893,10 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     G1_ONLY.store(
         args.iter().any(|a| a == "--g1-only"),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    G3_ONLY.store(
+        args.iter().any(|a| a == "--g3-only"),
         std::sync::atomic::Ordering::Relaxed,
     );
     let mut models: Vec<&str> = args
@@ -876,8 +938,9 @@ fn main() {
         dev.persistent_faster_mask().map(|m| format!("{m:06b}"))
     );
     println!(
-        "TMA epilogue variant chosen at the self-check [plain, persistent, cluster][f32, add, bf16, geglu, swiglu, relu] (0 general, 1 pairs, 2 swap, 3 scalar): {:?}",
-        dev.fast_epilogue_choice()
+        "TMA epilogue variant chosen at the self-check [plain, persistent, cluster][f32, add, bf16, geglu, swiglu, relu] (0 general, 1 pairs, 2 swap, 3 scalar, 4 TMA store): {:?}; without the TMA store: {:?}",
+        dev.fast_epilogue_choice(),
+        dev.fast_epilogue_choice_without_store()
     );
     if ops::cluster_gemm_enabled() {
         println!(

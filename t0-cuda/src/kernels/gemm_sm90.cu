@@ -409,16 +409,156 @@ __device__ __forceinline__ void epi_tile_fast(int mode, int var, const float* d,
     else epi_tile_var<EPI_RELU>(var, d, out, ldc, wr, bn0, t);
 }
 
-// Body of gemm_bf16_tma (EXT = false: `var` is ignored, the code is the plain kernel's) and
-// gemm_bf16_tma_e (EXT = true: whole tiles take the fast epilogue `var` where it applies).
-template <bool EXT>
-__device__ __forceinline__ void tma_body(const TmaDesc* tmA, const TmaDesc* tmW, void* out, long long ldc, int M,
-                                         int N, int K, int mode, int ksplit, int var) {
+// ---------------------------------------------------------------------------------------------
+// TMA-store epilogue (variant 4: the `gemm_bf16_tma_s` / `gemm_bf16_tma_ps` kernels, which take
+// a third tensor map `tmC` over the output). Each consumer warpgroup writes its 64 x 256
+// results into its own 16 KB of shared staging, laid out as boxes of 64 rows x 128 bytes in the
+// 128-byte swizzled order (16-byte chunk c of row r at chunk c ^ (r & 7): conflict-free for the
+// accumulator fragment), and one thread of the warpgroup hands each box to the bulk tensor copy
+// engine: `cp.async.bulk.tensor` stores, or for EPI_ADD_F32 `cp.reduce.async.bulk.tensor .add`
+// (the f32 residual add done in L2, so no load of the old values in the SM). The warps then go
+// on to the next tile's products while the copies drain; the staging is rewritten only after
+// the issuing thread saw the copies read it (`cp.async.bulk.wait_group.read`). The copy engine
+// clips rows and columns past the map's extent, so ragged tiles take this path too. Rounds:
+// f32 4 x 64 columns (2 boxes of 32), bf16 2 x 128 columns (2 boxes of 64), gated 1 x 128
+// output columns (2 boxes of 64). Not for products split over K.
+#define T_STG_BYTES 32768
+
+__device__ __forceinline__ void bulk_store_2d(const TmaDesc* map, u32 src, int c0, int c1) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"((u64)map),
+                 "r"(src), "r"(c0), "r"(c1)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_reduce_add_2d(const TmaDesc* map, u32 src, int c0, int c1) {
+    asm volatile("cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"(
+                     (u64)map),
+                 "r"(src), "r"(c0), "r"(c1)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait_read0() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait0() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
+// Named barrier `id` (1 or 2) over the 128 threads of one consumer warpgroup.
+__device__ __forceinline__ void wg_bar(int id) {
+    if (id == 1) asm volatile("bar.sync 1, 128;\n" ::: "memory");
+    else asm volatile("bar.sync 2, 128;\n" ::: "memory");
+}
+
+// One round's hand-off: the staging is written (fence + barrier make it visible to the copy
+// engine), then the leader issues `nbox` boxes `box_cols` columns apart and commits them.
+template <bool ADD>
+__device__ __forceinline__ void stg_issue(const TmaDesc* tmC, u32 sst, bool leader, int bar_id, int col0,
+                                          int box_cols, int row0, int ncols, int M) {
+    fence_proxy_async();
+    wg_bar(bar_id);
+    if (leader) {
+#pragma unroll
+        for (int b = 0; b < 2; ++b) {
+            const int c = col0 + b * box_cols;
+            if (c < ncols && row0 < M) {
+                if (ADD) bulk_reduce_add_2d(tmC, sst + b * 8192, c, row0);
+                else bulk_store_2d(tmC, sst + b * 8192, c, row0);
+            }
+        }
+        bulk_commit();
+    }
+}
+// Before rewriting the staging: the previous copies have read it.
+__device__ __forceinline__ void stg_acquire(bool leader, int bar_id) {
+    if (leader) bulk_wait_read0();
+    wg_bar(bar_id);
+}
+
+// d: the warpgroup's 64 x 256 accumulators; sg / sst: its staging (generic pointer / shared
+// address, 1024-byte aligned); wl: warp within the warpgroup; row0: the warpgroup's first
+// output row; bn0: the tile's first accumulator column; N: accumulator columns.
+template <int MODE>
+__device__ __forceinline__ void epi_store_tile(const float* d, const TmaDesc* tmC, unsigned char* sg, u32 sst,
+                                               int wl, int g, int t, bool leader, int bar_id, int row0, int bn0,
+                                               int M, int N) {
+    // Launder g through volatile asm so that the addresses below are computed here, per tile,
+    // rather than hoisted out of the persistent kernel's tile loop (where, for all six modes
+    // together, they would stay live across the products and spill).
+    asm volatile("mov.b32 %0, %0;\n" : "+r"(g));
+    const int r0 = wl * 16 + g;  // rows r0 and r0 + 8 of the 64; both have (row & 7) == g
+    unsigned char* s0 = sg + r0 * 128;
+    unsigned char* s1 = sg + (r0 + 8) * 128;
+    if (MODE == EPI_F32 || MODE == EPI_ADD_F32) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            stg_acquire(leader, bar_id);
+#pragma unroll
+            for (int jj = 0; jj < 8; ++jj) {
+                const int j = 8 * q + jj;
+                const int c = 2 * (jj & 3) + (t >> 1);
+                const int off = (jj >> 2) * 8192 + ((c ^ g) << 4) + 8 * (t & 1);
+                *(float2*)(s0 + off) = make_float2(d[4 * j], d[4 * j + 1]);
+                *(float2*)(s1 + off) = make_float2(d[4 * j + 2], d[4 * j + 3]);
+            }
+            stg_issue<MODE == EPI_ADD_F32>(tmC, sst, leader, bar_id, bn0 + 64 * q, 32, row0, N, M);
+        }
+    } else if (MODE == EPI_BF16 || MODE == EPI_RELU) {
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+            stg_acquire(leader, bar_id);
+#pragma unroll
+            for (int jj = 0; jj < 16; ++jj) {
+                const int j = 16 * q + jj;
+                const int off = (jj >> 3) * 8192 + (((jj & 7) ^ g) << 4) + 4 * t;
+                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+                if (MODE == EPI_RELU) {
+                    v0 = fmaxf(v0, 0.0f);
+                    v1 = fmaxf(v1, 0.0f);
+                    v2 = fmaxf(v2, 0.0f);
+                    v3 = fmaxf(v3, 0.0f);
+                }
+                *(u32*)(s0 + off) = cvt_bf16x2(v0, v1);
+                *(u32*)(s1 + off) = cvt_bf16x2(v2, v3);
+            }
+            stg_issue<false>(tmC, sst, leader, bar_id, bn0 + 128 * q, 64, row0, N, M);
+        }
+    } else {
+        // Gated: output column 4 j + t of rows r0 (y0) and r0 + 8 (y1); lanes t, t ^ 1 swap one
+        // value so even lanes hold two adjacent outputs of row r0, odd lanes of row r0 + 8.
+        stg_acquire(leader, bar_id);
+        const bool odd = (t & 1) != 0;
+        unsigned char* s = odd ? s1 : s0;
+#pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            const float y0 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j]) : silu_fast(d[4 * j])) * d[4 * j + 1];
+            const float y1 = (MODE == EPI_GEGLU ? gelu_fast(d[4 * j + 2]) : silu_fast(d[4 * j + 2])) * d[4 * j + 3];
+            const float recv = __shfl_xor_sync(0xffffffffu, odd ? y0 : y1, 1);
+            const int jb = j & 15;
+            const int off = (j >> 4) * 8192 + (((jb >> 1) ^ g) << 4) + 8 * (jb & 1) + 4 * (t >> 1);
+            *(u32*)(s + off) = odd ? cvt_bf16x2(recv, y1) : cvt_bf16x2(y0, recv);
+        }
+        stg_issue<false>(tmC, sst, leader, bar_id, bn0 >> 1, 64, row0, N >> 1, M);
+    }
+}
+__device__ __forceinline__ void epi_store(int mode, const float* d, const TmaDesc* tmC, unsigned char* sg, u32 sst,
+                                          int wl, int g, int t, bool leader, int bar_id, int row0, int bn0, int M,
+                                          int N) {
+    if (mode == EPI_F32) epi_store_tile<EPI_F32>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+    else if (mode == EPI_ADD_F32) epi_store_tile<EPI_ADD_F32>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+    else if (mode == EPI_BF16) epi_store_tile<EPI_BF16>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+    else if (mode == EPI_RELU) epi_store_tile<EPI_RELU>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+    else if (mode == EPI_GEGLU) epi_store_tile<EPI_GEGLU>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+    else epi_store_tile<EPI_SWIGLU>(d, tmC, sg, sst, wl, g, t, leader, bar_id, row0, bn0, M, N);
+}
+
+// Body of gemm_bf16_tma (EXT = false: `var` is ignored, the code is the plain kernel's),
+// gemm_bf16_tma_e (EXT = true: whole tiles take the fast epilogue `var` where it applies) and
+// gemm_bf16_tma_s (STORE = true: every tile takes the TMA-store epilogue through `tmC`; the
+// staging sits between the stages and the barriers; not split over K).
+template <bool EXT, bool STORE>
+__device__ __forceinline__ void tma_body(const TmaDesc* tmA, const TmaDesc* tmW, const TmaDesc* tmC, void* out,
+                                         long long ldc, int M, int N, int K, int mode, int ksplit, int var) {
     pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
     const u32 base = (raw + 1023u) & ~1023u;
-    const u32 bars = base + T_STAGES * W_STAGE_BYTES;  // full[s] at bars + 8 s, empty[s] after
+    // full[s] at bars + 8 s, empty[s] after
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES + (STORE ? T_STG_BYTES : 0);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
 
     // Grouped tile order (blockIdx.x is the linear tile id).
@@ -487,6 +627,14 @@ __device__ __forceinline__ void tma_body(const TmaDesc* tmA, const TmaDesc* tmW,
         const bool atomic = gridDim.z > 1;
         const int g = lane >> 2, t = lane & 3;
         const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+        if (STORE) {
+            const u32 sst = base + T_STAGES * W_STAGE_BYTES + cw * (T_STG_BYTES / 2);
+            const bool leader = (tid & 127) == 0;
+            epi_store(mode, d, tmC, tsm_raw + (sst - raw), sst, warp & 3, g, t, leader, 1 + cw, bm0 + cw * 64, bn0,
+                      M, N);
+            if (leader) bulk_wait0();
+            return;
+        }
         if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
             if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
             else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
@@ -510,13 +658,21 @@ __device__ __forceinline__ void tma_body(const TmaDesc* tmA, const TmaDesc* tmW,
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
-    tma_body<false>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, 0);
+    tma_body<false, false>(&tmA, &tmW, nullptr, out, ldc, M, N, K, mode, ksplit, 0);
 }
 // gemm_bf16_tma with the whole-tile fast epilogue `var` (1 pairs, 2 swap, 3 scalar; 0: none).
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_e(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit, int var) {
-    tma_body<true>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, var);
+    tma_body<true, false>(&tmA, &tmW, nullptr, out, ldc, M, N, K, mode, ksplit, var);
+}
+// gemm_bf16_tma with the TMA-store epilogue (variant 4) through tmC (bf16 boxes 64 x 64 for the
+// bf16, ReLU and gated epilogues, f32 boxes 32 x 64 for f32 and f32-add; 128-byte swizzle);
+// gridDim.z must be 1. Dynamic shared memory TMA_SMEM + 32768.
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_s(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, const __grid_constant__ TmaDesc tmC,
+    void* out, long long ldc, int M, int N, int K, int mode, int ksplit) {
+    tma_body<true, true>(&tmA, &tmW, &tmC, out, ldc, M, N, K, mode, ksplit, 4);
 }
 
 // Persistent variant of gemm_bf16_tma: gridDim.x blocks (at most one per multiprocessor) walk
@@ -524,14 +680,14 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_e(
 // and its phases run on across tiles, so the producer fetches the next tile's first stages
 // while the consumers store the previous tile. No split over K (gridDim.z must be 1). Scalar
 // stores as gemm_bf16_tma (8/4-byte vector stores made the plain kernel 28 % slower, run 5).
-template <bool EXT>
-__device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tmW, void* out, long long ldc, int M,
-                                           int N, int K, int mode, int ksplit, int var) {
+template <bool EXT, bool STORE>
+__device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tmW, const TmaDesc* tmC, void* out,
+                                           long long ldc, int M, int N, int K, int mode, int ksplit, int var) {
     pdl_prologue();
     extern __shared__ __align__(16) unsigned char tsm_raw[];
     const u32 raw = (u32)__cvta_generic_to_shared(tsm_raw);
     const u32 base = (raw + 1023u) & ~1023u;
-    const u32 bars = base + T_STAGES * W_STAGE_BYTES;
+    const u32 bars = base + T_STAGES * W_STAGE_BYTES + (STORE ? T_STG_BYTES : 0);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
     const int tiles_m = (M + W_BM - 1) / W_BM, tiles_n = (N + W_BN - 1) / W_BN;
     const int ntiles = tiles_m * tiles_n;
@@ -576,6 +732,8 @@ __device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tm
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int cw = wg - 1;
         const int g = lane >> 2, t = lane & 3;
+        // The thread that issues this warpgroup's TMA stores (STORE only).
+        const bool leader = (tid & 127) == 0;
         float d[128];
 #pragma unroll
         for (int i = 0; i < 128; ++i) d[i] = 0.0f;
@@ -604,6 +762,12 @@ __device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tm
             if (nk > 0) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
 
             const int wr = bm0 + cw * 64 + (warp & 3) * 16 + g;
+            if (STORE) {
+                const u32 sst = base + T_STAGES * W_STAGE_BYTES + cw * (T_STG_BYTES / 2);
+                epi_store(mode, d, tmC, tsm_raw + (sst - raw), sst, warp & 3, g, t, leader, 1 + cw, bm0 + cw * 64, bn0,
+                          M, N);
+                continue;
+            }
             if (gated_fast(mode, out, ldc, bm0, bn0, M, N)) {
                 if (mode == EPI_GEGLU) epi_gated_tile<EPI_GEGLU>(d, out, ldc, wr, bn0, t);
                 else epi_gated_tile<EPI_SWIGLU>(d, out, ldc, wr, bn0, t);
@@ -622,19 +786,28 @@ __device__ __forceinline__ void tma_p_body(const TmaDesc* tmA, const TmaDesc* tm
                 }
             }
         }
+        // The staging must stay until the copies have read it, and their writes must be done
+        // before the grid counts as complete for the next kernel.
+        if (STORE && leader) bulk_wait0();
     }
 }
 
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_p(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit) {
-    tma_p_body<false>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, 0);
+    tma_p_body<false, false>(&tmA, &tmW, nullptr, out, ldc, M, N, K, mode, ksplit, 0);
 }
 // gemm_bf16_tma_p with the whole-tile fast epilogue `var` (as gemm_bf16_tma_e).
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_pe(
     const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, void* out, long long ldc,
     int M, int N, int K, int mode, int ksplit, int var) {
-    tma_p_body<true>(&tmA, &tmW, out, ldc, M, N, K, mode, ksplit, var);
+    tma_p_body<true, false>(&tmA, &tmW, nullptr, out, ldc, M, N, K, mode, ksplit, var);
+}
+// gemm_bf16_tma_p with the TMA-store epilogue (as gemm_bf16_tma_s).
+extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tma_ps(
+    const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmW, const __grid_constant__ TmaDesc tmC,
+    void* out, long long ldc, int M, int N, int K, int mode, int ksplit) {
+    tma_p_body<true, true>(&tmA, &tmW, &tmC, out, ldc, M, N, K, mode, ksplit, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
