@@ -81,36 +81,28 @@ run_test() {
 # steps run without the TMA-store epilogue (T0_CUDA_TMA_STORE=0) if a second probe passes that
 # way, else without any fast TMA epilogue (T0_CUDA_FAST_EPI=0) if a third does, else also without the persistent TMA GEMM (T0_CUDA_GEMM_PERSISTENT=0) if a third does,
 # else with T0_CUDA_WGMMA=0 (mma.sync GEMMs only).
+# probe N: the wgmma tests in their own process, log wgmma_probeN.log; sets rc.
+probe() {
+    timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe$1.log" 2>&1
+    rc=$?
+    grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe$1.log" | head -20
+}
 if [ -x "${exe[gpu_kernels]:-}" ]; then
     stamp "== wgmma probe"
-    timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe.log" 2>&1
-    rc=$?
-    grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe.log" | head -20
-    if [ $rc -ne 0 ]; then
-        stamp "!! wgmma probe failed (exit $rc): retrying without the TMA-store epilogue"
+    probe ""
+    # Each fallback in turn while the probe still fails: what it turns off, then the variable.
+    for step in "the TMA-store epilogue:T0_CUDA_TMA_STORE" \
+                "the fast TMA epilogues:T0_CUDA_FAST_EPI" \
+                "the persistent TMA GEMM:T0_CUDA_GEMM_PERSISTENT"; do
+        [ $rc -eq 0 ] && break
+        stamp "!! wgmma probe failed (exit $rc): retrying without ${step%%:*}"
         status=1
-        export T0_CUDA_TMA_STORE=0
-        timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe0.log" 2>&1
-        rc=$?
-        grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe0.log" | head -20
-    fi
+        export "${step##*:}=0"
+        probe "_no_${step##*:}"
+    done
     if [ $rc -ne 0 ]; then
-        stamp "!! wgmma probe failed (exit $rc): retrying without the fast TMA epilogues"
-        export T0_CUDA_FAST_EPI=0
-        timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe1.log" 2>&1
-        rc=$?
-        grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe1.log" | head -20
-    fi
-    if [ $rc -ne 0 ]; then
-        stamp "!! wgmma probe failed (exit $rc): retrying without the persistent TMA GEMM"
-        export T0_CUDA_GEMM_PERSISTENT=0
-        timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe2.log" 2>&1
-        rc=$?
-        grep -E "rel err|self-check|skipped|test result|panicked" "$out/wgmma_probe2.log" | head -20
-        if [ $rc -ne 0 ]; then
-            stamp "!! wgmma probe failed again (exit $rc): continuing with T0_CUDA_WGMMA=0"
-            export T0_CUDA_WGMMA=0
-        fi
+        stamp "!! wgmma probe failed again (exit $rc): continuing with T0_CUDA_WGMMA=0"
+        export T0_CUDA_WGMMA=0
     fi
 fi
 # Per-step time limits (seconds); override through the environment for short leases.
