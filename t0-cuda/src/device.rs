@@ -1207,3 +1207,38 @@ impl Drop for DevBuf {
         let _ = unsafe { cudarc::driver::result::free_sync(self.ptr) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_maps_need_16_byte_address_and_stride() {
+        // f32: 4 elements = 16 bytes; bf16: 8.
+        assert!(TensorMapArg::out_mappable(0x1000, true, 4096));
+        assert!(TensorMapArg::out_mappable(0x1000, true, 4));
+        assert!(!TensorMapArg::out_mappable(0x1000, true, 4098));
+        assert!(TensorMapArg::out_mappable(0x1000, false, 264));
+        assert!(!TensorMapArg::out_mappable(0x1000, false, 260));
+        assert!(!TensorMapArg::out_mappable(0x1008, false, 4096));
+        assert!(!TensorMapArg::out_mappable(0x1004, true, 4096));
+    }
+
+    #[test]
+    fn bad_output_maps_are_shape_errors_before_the_driver() {
+        // Each is refused by the checks in front of cuTensorMapEncodeTiled (no driver needed).
+        for (ptr, f32, rows, cols, ld) in [
+            (0x1008u64, false, 4usize, 64usize, 64usize), // misaligned address
+            (0x1000, false, 4, 60, 60),                   // stride of 120 bytes
+            (0x1000, true, 0, 32, 32),                    // no rows
+            (0x1000, true, 4, 0, 32),                     // no columns
+            (0x1000, true, 4, 40, 32),                    // stride shorter than a row
+        ] {
+            match TensorMapArg::out_2d(ptr, f32, rows, cols, ld) {
+                Err(CudaError::Shape(msg)) => assert!(msg.contains("tensor map"), "{msg}"),
+                Err(e) => panic!("expected a Shape error, got {e}"),
+                Ok(_) => panic!("accepted {ptr:#x} {rows}x{cols} ld {ld}"),
+            }
+        }
+    }
+}

@@ -187,6 +187,17 @@ pub fn fast_epilogues_disabled() -> bool {
     std::env::var("T0_CUDA_FAST_EPI").is_ok_and(|v| v == "0")
 }
 
+/// Whether the TMA-store epilogue can write this output: not split over K, and a 16-byte
+/// aligned address, row stride (`ldc` elements) and row width (`epi.out_cols(n)` elements).
+/// The width rule is the copy engine's: it clips columns only at 16-byte granularity, so a
+/// ragged width would write into the padding after it (device run 21).
+pub fn tma_store_fits(epi: Epilogue, n: usize, out_ptr: u64, ldc: usize, split: usize) -> bool {
+    let width = epi.out_cols(n) * epi.out_size();
+    split == 1
+        && width.is_multiple_of(16)
+        && crate::device::TensorMapArg::out_mappable(out_ptr, epi.out_size() == 4, ldc)
+}
+
 /// True unless `T0_CUDA_TMA_STORE=0`, which keeps the TMA-store epilogue
 /// ([`EpiVariant::Store`]) out of the self-check, its timings and automatic choice.
 pub fn tma_store_allowed() -> bool {
@@ -502,11 +513,7 @@ pub fn gemm_with(
                 let mut var = var;
                 if var == EpiVariant::Store {
                     let f32_out = epi.out_size() == 4;
-                    let width = epi.out_cols(n) * epi.out_size();
-                    if split == 1
-                        && width.is_multiple_of(16)
-                        && TensorMapArg::out_mappable(out.ptr(), f32_out, ldc)
-                    {
+                    if tma_store_fits(epi, n, out.ptr(), ldc, split) {
                         let tc = TensorMapArg::out_2d(out.ptr(), f32_out, m, epi.out_cols(n), ldc)?;
                         let kid = if persistent {
                             Kernel::GemmTmaPS
@@ -2092,4 +2099,71 @@ pub fn convert_rows(
             Arg::L(out_ld as i64),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epilogue_variant_codes_round_trip() {
+        for v in [EpiVariant::General].into_iter().chain(EpiVariant::FAST) {
+            assert_eq!(EpiVariant::from_code(v.code()), v);
+        }
+        assert_eq!(EpiVariant::Auto.code(), 0);
+        assert_eq!(EpiVariant::Store.code(), 4);
+        // Unknown codes mean the general path.
+        assert_eq!(EpiVariant::from_code(5), EpiVariant::General);
+        assert_eq!(EpiVariant::from_code(255), EpiVariant::General);
+    }
+
+    #[test]
+    fn only_the_tma_store_changes_the_gated_epilogues() {
+        for v in EpiVariant::FAST {
+            let gated = v.epilogues().contains(&Epilogue::GeGlu);
+            assert_eq!(gated, v == EpiVariant::Store, "{v:?}");
+            assert_eq!(gated, v.epilogues().contains(&Epilogue::SwiGlu), "{v:?}");
+            // Every fast variant covers the four plain epilogues.
+            for e in [
+                Epilogue::F32,
+                Epilogue::AddF32,
+                Epilogue::Bf16,
+                Epilogue::Relu,
+            ] {
+                assert!(v.epilogues().contains(&e), "{v:?} {e:?}");
+                assert!(EpiVariant::applies_to(e));
+            }
+        }
+        assert!(EpiVariant::Auto.epilogues().is_empty());
+        assert!(EpiVariant::General.epilogues().is_empty());
+        assert!(!EpiVariant::applies_to(Epilogue::GeGlu));
+    }
+
+    #[test]
+    fn tma_store_needs_16_byte_rows_and_no_split() {
+        // The engine's shapes: qkv 12288 bf16, out-proj 4096 f32 (add), gate/up 20480 -> 10240.
+        assert!(tma_store_fits(Epilogue::Bf16, 12288, 0x1000, 12288, 1));
+        assert!(tma_store_fits(Epilogue::AddF32, 4096, 0x1000, 4096, 1));
+        assert!(tma_store_fits(Epilogue::GeGlu, 20480, 0x1000, 10240, 1));
+        // Split over K: never.
+        assert!(!tma_store_fits(Epilogue::AddF32, 4096, 0x1000, 4096, 2));
+        // Run 21's case: 260 bf16 columns (520 bytes) in rows of 264.
+        assert!(!tma_store_fits(Epilogue::GeGlu, 520, 0x1000, 264, 1));
+        // 264 columns in rows of 272: stored.
+        assert!(tma_store_fits(Epilogue::SwiGlu, 528, 0x1000, 272, 1));
+        // f32 516 columns = 2064 bytes: fits; bf16 516 = 1032 bytes: does not.
+        assert!(tma_store_fits(Epilogue::F32, 516, 0x1000, 520, 1));
+        assert!(!tma_store_fits(Epilogue::Bf16, 516, 0x1000, 520, 1));
+        // Misaligned address or stride.
+        assert!(!tma_store_fits(Epilogue::F32, 512, 0x1004, 512, 1));
+        assert!(!tma_store_fits(Epilogue::Relu, 512, 0x1000, 516, 1));
+    }
+
+    #[test]
+    fn tma_store_switch_turns_automatic_choice_off_and_on() {
+        set_tma_store(false);
+        assert!(!tma_store_enabled());
+        set_tma_store(true);
+        assert_eq!(tma_store_enabled(), tma_store_allowed());
+    }
 }
