@@ -79,9 +79,10 @@ run_test() {
 # The Hopper wgmma GEMM is probed first in its own process: a kernel fault would poison the
 # CUDA context of every later test in the same process. If the probe fails, the remaining
 # steps run without the TMA-store epilogue (T0_CUDA_TMA_STORE=0) if a second probe passes that
-# way, else without any fast TMA epilogue (T0_CUDA_FAST_EPI=0) if a third does, else also without the persistent TMA GEMM (T0_CUDA_GEMM_PERSISTENT=0) if a third does,
-# else with T0_CUDA_WGMMA=0 (mma.sync GEMMs only).
-# probe N: the wgmma tests in their own process, log wgmma_probeN.log; sets rc.
+# way, else also without any fast TMA epilogue (T0_CUDA_FAST_EPI=0) if a third does, else also
+# without the persistent TMA GEMM (T0_CUDA_GEMM_PERSISTENT=0) if a fourth does, else with
+# T0_CUDA_WGMMA=0 (mma.sync GEMMs only).
+# probe SUFFIX: the wgmma tests in their own process, log wgmma_probeSUFFIX.log; sets rc.
 probe() {
     timeout 90 "${exe[gpu_kernels]}" wgmma --test-threads=1 --nocapture > "$out/wgmma_probe$1.log" 2>&1
     rc=$?
