@@ -149,16 +149,12 @@ impl EpiVariant {
         }
     }
 
-    /// Whether the fast variants change how `epi` is stored.
+    /// Whether the whole-tile fast variants (`Pairs`, `Swap`, `Scalar`) change how `epi` is
+    /// stored.
     pub fn applies_to(epi: Epilogue) -> bool {
-        matches!(
-            epi,
-            Epilogue::F32 | Epilogue::AddF32 | Epilogue::Bf16 | Epilogue::Relu
-        )
+        EpiVariant::Pairs.epilogues().contains(&epi)
     }
-}
 
-impl EpiVariant {
     /// The epilogues whose stores this variant changes (`Store`: all; `Pairs`, `Swap`,
     /// `Scalar`: those of [`EpiVariant::applies_to`]; `Auto`, `General`: none).
     pub fn epilogues(self) -> &'static [Epilogue] {
@@ -199,9 +195,28 @@ pub fn tma_store_fits(epi: Epilogue, n: usize, out_ptr: u64, ldc: usize, split: 
 }
 
 /// True unless `T0_CUDA_TMA_STORE=0`, which keeps the TMA-store epilogue
-/// ([`EpiVariant::Store`]) out of the self-check, its timings and automatic choice.
+/// ([`EpiVariant::Store`]) out of the self-check, its timings and automatic choice. Read once
+/// per process (it is consulted on every automatic TMA product).
 pub fn tma_store_allowed() -> bool {
-    !std::env::var("T0_CUDA_TMA_STORE").is_ok_and(|v| v == "0")
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ALLOWED.get_or_init(|| !std::env::var("T0_CUDA_TMA_STORE").is_ok_and(|v| v == "0"))
+}
+
+/// The variant automatic choice takes for `epi` on TMA kernel `row` (0 plain, 1 persistent,
+/// 2 cluster) from the self-check's table, with or without the TMA store; `General` before
+/// the self-check or with `T0_CUDA_FAST_EPI=0`.
+fn auto_variant(dev: &CudaDevice, row: usize, epi: Epilogue, store: bool) -> EpiVariant {
+    if fast_epilogues_disabled() {
+        return EpiVariant::General;
+    }
+    let table = if store {
+        dev.fast_epilogue_choice()
+    } else {
+        dev.fast_epilogue_choice_without_store()
+    };
+    table.map_or(EpiVariant::General, |c| {
+        EpiVariant::from_code(c[row][epi.code() as usize])
+    })
 }
 
 static TMA_STORE_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
@@ -460,22 +475,13 @@ pub fn gemm_with(
                 if kernel == GemmKernel::TmaCluster && split == 1 {
                     // Each block of a pair loads a 128-row half of the W tile.
                     let tw = TensorMapArg::bf16_2d(w.ptr(), n, k, ldw, 128)?;
+                    // The cluster kernel has no TMA-store epilogue: the general one instead.
                     let var = match var {
-                        EpiVariant::Auto if fast_epilogues_disabled() => EpiVariant::General,
-                        EpiVariant::Auto => {
-                            dev.fast_epilogue_choice().map_or(EpiVariant::General, |c| {
-                                EpiVariant::from_code(c[2][epi.code() as usize])
-                            })
-                        }
+                        EpiVariant::Auto => auto_variant(dev, 2, epi, false),
+                        EpiVariant::Store => EpiVariant::General,
                         v => v,
                     };
                     let blocks = (2 * m.div_ceil(bm).div_ceil(2) * n.div_ceil(bn)) as u32;
-                    // The cluster kernel has no TMA-store epilogue: the general one instead.
-                    let var = if var == EpiVariant::Store {
-                        EpiVariant::General
-                    } else {
-                        var
-                    };
                     args.push(Arg::I(var.code() as i32));
                     return dev.launch_tma(
                         Kernel::GemmTmaC,
@@ -495,22 +501,12 @@ pub fn gemm_with(
                 } else {
                     (kid, tiles)
                 };
+                let row = persistent as usize;
                 let auto = var == EpiVariant::Auto;
-                let var = match var {
-                    EpiVariant::Auto if fast_epilogues_disabled() => EpiVariant::General,
-                    EpiVariant::Auto => {
-                        let table = if tma_store_enabled() {
-                            dev.fast_epilogue_choice()
-                        } else {
-                            dev.fast_epilogue_choice_without_store()
-                        };
-                        table.map_or(EpiVariant::General, |c| {
-                            EpiVariant::from_code(c[persistent as usize][epi.code() as usize])
-                        })
-                    }
+                let mut var = match var {
+                    EpiVariant::Auto => auto_variant(dev, row, epi, tma_store_enabled()),
                     v => v,
                 };
-                let mut var = var;
                 if var == EpiVariant::Store {
                     let f32_out = epi.out_size() == 4;
                     if tma_store_fits(epi, n, out.ptr(), ldc, split) {
@@ -532,10 +528,7 @@ pub fn gemm_with(
                     // Not storable by the copy engine: the fastest other variant that the
                     // self-check recorded (automatic choice), else the general path.
                     var = if auto {
-                        dev.fast_epilogue_choice_without_store()
-                            .map_or(EpiVariant::General, |c| {
-                                EpiVariant::from_code(c[persistent as usize][epi.code() as usize])
-                            })
+                        auto_variant(dev, row, epi, false)
                     } else {
                         EpiVariant::General
                     };
@@ -682,9 +675,7 @@ pub fn wgmma_self_check(dev: &std::sync::Arc<CudaDevice>) -> Result<(bool, bool,
                     .filter(|&v| v != EpiVariant::Store || store_ok(kern)),
             );
             for var in vars {
-                if fast_epilogues_disabled() && var != EpiVariant::General {
-                    continue;
-                }
+                // Only variants that passed (with T0_CUDA_FAST_EPI=0: only General).
                 if (passed[ki][e] >> var.code()) & 1 == 0 {
                     continue;
                 }
