@@ -155,8 +155,8 @@ impl EpiVariant {
         EpiVariant::Pairs.epilogues().contains(&epi)
     }
 
-    /// The epilogues whose stores this variant changes (`Store`: all; `Pairs`, `Swap`,
-    /// `Scalar`: those of [`EpiVariant::applies_to`]; `Auto`, `General`: none).
+    /// The epilogues whose stores this variant changes (`Store`: all six; `Pairs`, `Swap`,
+    /// `Scalar`: f32, f32-add, bf16 and ReLU; `Auto`, `General`: none).
     pub fn epilogues(self) -> &'static [Epilogue] {
         match self {
             EpiVariant::Store => &[
